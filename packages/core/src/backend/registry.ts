@@ -1,0 +1,113 @@
+/**
+ * TensorFlow.js backend switch, in the spirit of onnxruntime's registerBackend:
+ * each backend is a lazily imported loader with a priority; `auto` tries the
+ * highest priority first and falls back. The native tfjs-node packages are
+ * optional peers: they are imported only when asked for or when `auto` finds them.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { BackendError } from '../errors.js';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
+
+interface BackendEntry {
+  /** Imports the package that registers the tfjs backend; throws if not installed. */
+  load: () => Promise<void>;
+  /** The name tfjs registers the backend under. */
+  tfName: string;
+  /** Higher is preferred by `auto`. */
+  priority: number;
+  /** Runs once after the backend is active (kernel patches etc.). */
+  setup?: () => void | Promise<void>;
+}
+
+const entries = new Map<string, BackendEntry>();
+
+export function registerBackend(name: string, entry: BackendEntry): void {
+  entries.set(name, entry);
+}
+
+export function registeredBackends(): string[] {
+  return [...entries.entries()].sort((a, b) => b[1].priority - a[1].priority).map(([n]) => n);
+}
+
+async function importOptional(pkg: string): Promise<void> {
+  try {
+    await import(pkg);
+  } catch (err) {
+    throw new BackendError(
+      `backend package ${pkg} is not installed or failed to load (${(err as Error).message.split('\n')[0]}). ` +
+        `Install it with \`npm install ${pkg}\` (needs network access to download libtensorflow), or use --backend wasm.`,
+      { cause: err },
+    );
+  }
+}
+
+registerBackend('tensorflow-gpu', {
+  load: () => importOptional('@tensorflow/tfjs-node-gpu'),
+  tfName: 'tensorflow',
+  priority: 40,
+});
+registerBackend('tensorflow', {
+  load: () => importOptional('@tensorflow/tfjs-node'),
+  tfName: 'tensorflow',
+  priority: 30,
+});
+registerBackend('wasm', {
+  load: async () => {
+    await import('@tensorflow/tfjs-backend-wasm');
+  },
+  tfName: 'wasm',
+  priority: 20,
+});
+registerBackend('cpu', {
+  load: async () => {
+    await import('@tensorflow/tfjs-backend-cpu');
+  },
+  tfName: 'cpu',
+  priority: 10,
+});
+
+let active: string | undefined;
+
+/** Name of the d2v backend in use (after initBackend), e.g. 'wasm'. */
+export function activeBackend(): string | undefined {
+  return active;
+}
+
+export interface InitBackendOptions {
+  /** Log the choice (default: true for auto). */
+  log?: (msg: string) => void;
+}
+
+/**
+ * Activates a backend: an explicit name, `auto`, or (when undefined) the
+ * D2V_BACKEND environment variable, defaulting to `wasm`.
+ */
+export async function initBackend(requested?: string, opts: InitBackendOptions = {}): Promise<string> {
+  const want = (requested ?? process.env['D2V_BACKEND'] ?? 'wasm').trim();
+  if (want !== 'auto' && !entries.has(want)) {
+    throw new BackendError(`unknown backend '${want}': choose one of auto, ${registeredBackends().join(', ')}`);
+  }
+  const candidates = want === 'auto' ? registeredBackends() : [want];
+  const failures: string[] = [];
+  for (const name of candidates) {
+    const entry = entries.get(name)!;
+    try {
+      await entry.load();
+      const ok = await tf.setBackend(entry.tfName);
+      if (!ok) throw new BackendError(`tfjs could not initialise backend '${entry.tfName}'`);
+      await tf.ready();
+      await entry.setup?.();
+      active = name;
+      if (want === 'auto') (opts.log ?? console.error)(`d2v: backend auto -> ${name}`);
+      return name;
+    } catch (err) {
+      if (want !== 'auto') {
+        throw err instanceof BackendError ? err : new BackendError(`backend '${name}' failed to start: ${(err as Error).message}`, { cause: err });
+      }
+      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new BackendError(`no backend could start:\n  ${failures.join('\n  ')}`);
+}
