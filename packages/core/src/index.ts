@@ -1,4 +1,65 @@
+// Public API of @d2v/core.
 export * from './errors.js';
 export * from './backend/index.js';
 export { Rng } from './train/rng.js';
 export type { RngState } from './train/rng.js';
+export { stepRng } from './train/stepRng.js';
+
+// Tensors and layers
+export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime } from './ops/basic.js';
+export { Module, ModuleGroup } from './nn/module.js';
+export type { ParamInfo, ParamOptions } from './nn/module.js';
+export { Linear, LayerNorm } from './nn/layers.js';
+export { truncNormal, xavierUniform, fanInUniform } from './nn/init.js';
+export { Transformer, DEFAULT_TRANSFORMER, disposeOutput } from './nn/transformer.js';
+export type { TransformerConfig, TransformerOutput, ForwardOptions } from './nn/transformer.js';
+
+// The data2vec objective
+export { buildTargets, layerNormNoParams, instanceNormOverTime } from './objective/targets.js';
+export type { TargetOptions } from './objective/targets.js';
+export { regressionLoss, elementwiseRegression } from './objective/loss.js';
+export type { RegressionLossOptions } from './objective/loss.js';
+export { emaDecay, EmaTeacher } from './objective/ema.js';
+export type { EmaDecayOptions } from './objective/ema.js';
+export { channelStd, checkCollapse } from './objective/collapse.js';
+export type { CollapseGuardOptions } from './objective/collapse.js';
+export { RegressionHead } from './model/regressionHead.js';
+export { Data2VecPretrainTask, buildStudent } from './model/data2vec.js';
+
+// Optimisation and training
+export { AdamW, clipByGlobalNorm, globalNorm } from './optim/adamw.js';
+export type { AdamWConfig } from './optim/adamw.js';
+export { learningRate } from './optim/schedule.js';
+export type { ScheduleConfig, ScheduleName } from './optim/schedule.js';
+export { Trainer, RESUME_IGNORED_KEYS } from './train/trainer.js';
+export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
+export type { TrainTask, LossResult } from './train/task.js';
+
+// Config, registry, CLI
+export { opt, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath } from './config/schema.js';
+export type { OptionSpec, OptionValue, Schema, ConfigTree } from './config/schema.js';
+export { CORE_SCHEMA } from './config/coreSchema.js';
+export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
+export type { ResolvedConfig, ObjectiveConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
+export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
+export type {
+  Modality,
+  Batch,
+  Features,
+  Embedded,
+  StepContext,
+  FeatureEncoder,
+  MaskResult,
+  MaskingStrategy,
+  DataSource,
+  DownstreamContext,
+  DownstreamTask,
+} from './registry/modality.js';
+export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig } from './cli/commands.js';
+export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './cli/commands.js';
+export { parseArgs } from './cli/args.js';
+export { main as cliMain, runCli } from './cli/main.js';
+
+// Reporting
+export * from './report/index.js';
+export * from './io/index.js';

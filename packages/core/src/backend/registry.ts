@@ -5,7 +5,10 @@
  * optional peers: they are imported only when asked for or when `auto` finds them.
  */
 import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core alone registers no gradients; the union package registers all of them (and the cpu/webgl backends).
+import '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
+import { registerWasmSegmentSum } from './segmentSum.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -59,6 +62,7 @@ registerBackend('wasm', {
   },
   tfName: 'wasm',
   priority: 20,
+  setup: registerWasmSegmentSum,
 });
 registerBackend('cpu', {
   load: async () => {

@@ -1,0 +1,187 @@
+/**
+ * The d2v commands as functions (the CLI, Nx targets and tests all call these).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { initBackend, activeBackend } from '../backend/registry.js';
+import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
+import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
+import type { Modality, DownstreamContext } from '../registry/modality.js';
+import { Data2VecPretrainTask, buildStudent } from '../model/data2vec.js';
+import { Trainer, type TrainResult } from '../train/trainer.js';
+import { CheckpointManager } from '../io/checkpoint.js';
+import { ConfigError, CheckpointError } from '../errors.js';
+
+export interface RunOptions {
+  modality: string | Modality;
+  preset?: string;
+  configFile?: string;
+  overrides?: Map<string, unknown> | Record<string, unknown>;
+  log?: (msg: string) => void;
+  stopAfter?: number;
+  plots?: boolean;
+  progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+function toMap(o: RunOptions['overrides']): Map<string, unknown> {
+  if (!o) return new Map();
+  return o instanceof Map ? o : new Map(Object.entries(o));
+}
+
+export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; config: ResolvedConfig }> {
+  const modality = typeof o.modality === 'string' ? await loadModality(o.modality) : o.modality;
+  const config = resolveConfig({
+    modality: modality.name,
+    modalitySchema: modality.schema,
+    presets: modality.presets,
+    preset: o.preset ?? modality.defaultPreset,
+    file: o.configFile,
+    overrides: toMap(o.overrides),
+  });
+  await initBackend(config.backend, { log: o.log });
+  return { modality, config };
+}
+
+export interface PretrainOutcome extends TrainResult {
+  config: ResolvedConfig;
+}
+
+export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const { modality, config } = await prepareRun(o);
+  log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
+  const data = await modality.createData(config, 'train');
+  const task = new Data2VecPretrainTask(modality, config, data, modality.createMasker(config));
+  try {
+    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `pretrain ${modality.name}`, progressStream: o.progressStream }).run();
+    return { ...result, config };
+  } finally {
+    task.dispose();
+  }
+}
+
+/** A checkpoint folder, or a run folder whose latest checkpoint is used. */
+export function resolveCheckpointDir(path: string): string {
+  const p = resolve(path);
+  if (existsSync(join(p, 'manifest.json'))) return p;
+  if (existsSync(p)) {
+    const dir = new CheckpointManager(p, { keepLast: 1 }).latestDir();
+    if (dir) return dir;
+  }
+  throw new CheckpointError(p, 'is neither a checkpoint folder nor a run folder with checkpoints');
+}
+
+/** Loads `encoder.*`, `transformer.*` (and returns the whole student group) from a checkpoint. */
+export async function loadStudentWeights(
+  dir: string,
+  parts: { encoder: { loadState: Function }; transformer: { loadState: Function } },
+  log: (m: string) => void,
+): Promise<Record<string, tf.Tensor>> {
+  const ckpt = await new CheckpointManager(resolve(dir, '..', '..'), { keepLast: 1 }).load(dir);
+  const student = ckpt.groups['student'];
+  if (!student) {
+    ckpt.dispose();
+    throw new CheckpointError(dir, 'has no student weights');
+  }
+  const pick = (prefix: string) =>
+    Object.fromEntries(Object.entries(student).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
+  parts.encoder.loadState(pick('encoder.'), `${dir} (encoder)`);
+  parts.transformer.loadState(pick('transformer.'), `${dir} (transformer)`);
+  log(`d2v: loaded pretrained encoder + Transformer from ${dir} (step ${ckpt.step})`);
+  // Only the student group is kept for the caller (e.g. a fine-tuned head); the rest is freed now.
+  for (const [g, tensors] of Object.entries(ckpt.groups)) if (g !== 'student') tf.dispose(Object.values(tensors));
+  return student;
+}
+
+export interface FinetuneOutcome extends TrainResult {
+  config: ResolvedConfig;
+  metrics: Record<string, number>;
+}
+
+/** The config a fine-tuning run trains with: finetune.* replaces the pretraining optimiser/train settings. */
+export function finetuneConfig(config: ResolvedConfig): ResolvedConfig {
+  const ft = config['finetune'] as Record<string, number | string>;
+  return {
+    ...config,
+    optim: {
+      ...config.optim,
+      lr: ft['lr'] as number,
+      warmupSteps: ft['warmupSteps'] as number,
+      schedule: ft['schedule'] as ResolvedConfig['optim']['schedule'],
+      weightDecay: ft['weightDecay'] as number,
+      clipNorm: ft['clipNorm'] as number,
+    },
+    train: { ...config.train, steps: ft['steps'] as number, batchSize: ft['batchSize'] as number },
+  };
+}
+
+export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const prepared = await prepareRun(o);
+  const { modality } = prepared;
+  const config = finetuneConfig(prepared.config);
+  if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
+  const parts = buildStudent(modality, config);
+  const init = (config['finetune'] as { init: string }).init;
+  let studentWeights: Record<string, tf.Tensor> | undefined;
+  if (init) studentWeights = await loadStudentWeights(resolveCheckpointDir(init), parts, log);
+  else log('d2v: finetune from scratch (no finetune.init given)');
+  const ctx: DownstreamContext = { config, encoder: parts.encoder, transformer: parts.transformer, log, weights: studentWeights };
+  const task = await modality.createFinetuneTask(ctx).finally(() => {
+    if (studentWeights) tf.dispose(Object.values(studentWeights));
+  });
+  try {
+    log(`d2v: finetune ${modality.name} on backend ${activeBackend()} -> ${resolve(config.out)}`);
+    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `finetune ${modality.name}`, progressStream: o.progressStream }).run();
+    const metrics = await task.evaluate();
+    mkdirSync(config.out, { recursive: true });
+    writeFileSync(join(config.out, 'eval.json'), JSON.stringify({ step: result.step, ...metrics }, null, 2) + '\n');
+    log(`d2v: test metrics ${JSON.stringify(metrics)} (written to ${join(config.out, 'eval.json')})`);
+    return { ...result, config, metrics };
+  } finally {
+    task.dispose();
+    parts.encoder.dispose();
+    parts.transformer.dispose();
+  }
+}
+
+export async function evaluate(o: RunOptions & { task?: string }): Promise<Record<string, number>> {
+  const log = o.log ?? ((m: string) => console.error(m));
+  const { modality, config } = await prepareRun(o);
+  const evals = modality.evaluations ?? {};
+  const name = o.task ?? Object.keys(evals)[0];
+  if (!name || !evals[name]) {
+    throw new ConfigError(`modality ${modality.name} has no evaluation '${name ?? ''}'; available: ${Object.keys(evals).join(', ') || 'none'}`, 'task');
+  }
+  const parts = buildStudent(modality, config);
+  try {
+    const init = (config['finetune'] as { init: string }).init;
+    const weights = init ? await loadStudentWeights(resolveCheckpointDir(init), parts, log) : undefined;
+    if (!init) log('d2v: evaluating a randomly initialised encoder (no --init given)');
+    const metrics = await evals[name]!({ config, encoder: parts.encoder, transformer: parts.transformer, log, weights }).finally(() => {
+      if (weights) tf.dispose(Object.values(weights));
+    });
+    mkdirSync(config.out, { recursive: true });
+    writeFileSync(join(config.out, `eval-${name}.json`), JSON.stringify({ task: name, init: init || null, ...metrics }, null, 2) + '\n');
+    return metrics;
+  } finally {
+    parts.encoder.dispose();
+    parts.transformer.dispose();
+  }
+}
+
+export async function info(modalityName?: string): Promise<string> {
+  const lines: string[] = [];
+  const backend = await initBackend(undefined);
+  lines.push(`backend: ${backend} (tfjs ${tf.version_core}); set D2V_BACKEND or --backend to change`);
+  lines.push(`installed modality packages: ${discoverModalities().join(', ') || 'none found under node_modules/@d2v'}`);
+  if (modalityName) {
+    const m = await loadModality(modalityName);
+    lines.push(`modality ${m.name}: ${m.description}`);
+    lines.push(`  presets: ${Object.keys(m.presets).join(', ')} (default ${m.defaultPreset})`);
+    lines.push(`  evaluations: ${Object.keys(m.evaluations ?? {}).join(', ') || 'none'}; finetune: ${m.createFinetuneTask ? 'yes' : 'no'}`);
+  }
+  lines.push(`registered: ${registeredModalities().join(', ') || 'none'}`);
+  return lines.join('\n');
+}

@@ -1,0 +1,184 @@
+/**
+ * Typed configuration: a schema of options (default, help, paper value), from
+ * which defaults are built; presets, a JSON file and command-line flags are
+ * applied on top in that order. Unknown keys and wrong types are errors that
+ * name the key and where it came from.
+ */
+import { ConfigError } from '../errors.js';
+
+export type OptionValue = number | string | boolean | null | number[] | string[];
+
+export interface OptionSpec {
+  readonly kind: 'option';
+  readonly default: OptionValue;
+  readonly help: string;
+  readonly choices?: readonly string[];
+  /** 'integer' refines number; 'path' refines string; 'json' accepts any JSON value. */
+  readonly type: 'number' | 'integer' | 'string' | 'path' | 'boolean' | 'number[]' | 'string[]' | 'json';
+  /** Allows null (e.g. "1/sqrt(C)" default of loss scale). */
+  readonly nullable?: boolean;
+}
+
+export interface Schema {
+  readonly [key: string]: OptionSpec | Schema;
+}
+
+export type ConfigTree = { [key: string]: OptionValue | ConfigTree };
+
+function inferType(v: OptionValue): OptionSpec['type'] {
+  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'boolean') return 'boolean';
+  if (Array.isArray(v)) return typeof v[0] === 'string' ? 'string[]' : 'number[]';
+  return 'string';
+}
+
+/** Declares an option. The type is inferred from the default unless given. */
+export function opt(
+  def: OptionValue,
+  help: string,
+  extra: { choices?: readonly string[]; type?: OptionSpec['type']; nullable?: boolean } = {},
+): OptionSpec {
+  return { kind: 'option', default: def, help, type: extra.type ?? inferType(def), choices: extra.choices, nullable: extra.nullable ?? def === null };
+}
+
+export function isOption(x: OptionSpec | Schema): x is OptionSpec {
+  return (x as OptionSpec).kind === 'option';
+}
+
+/** Flattens a schema to dotted keys. */
+export function flattenSchema(schema: Schema, prefix = ''): Map<string, OptionSpec> {
+  const out = new Map<string, OptionSpec>();
+  for (const [k, v] of Object.entries(schema)) {
+    if (isOption(v)) out.set(prefix + k, v);
+    else for (const [kk, vv] of flattenSchema(v, `${prefix}${k}.`)) out.set(kk, vv);
+  }
+  return out;
+}
+
+/** Merges schemas; a key defined twice is a programming error. */
+export function mergeSchemas(...schemas: Schema[]): Schema {
+  const out: Record<string, OptionSpec | Schema> = {};
+  for (const s of schemas) {
+    for (const [k, v] of Object.entries(s)) {
+      const prev = out[k];
+      if (prev === undefined) out[k] = v;
+      else if (!isOption(prev) && !isOption(v)) out[k] = mergeSchemas(prev, v);
+      else throw new ConfigError(`config option '${k}' is defined twice`, k);
+    }
+  }
+  return out;
+}
+
+export function defaultsOf(schema: Schema): ConfigTree {
+  const out: ConfigTree = {};
+  for (const [k, v] of Object.entries(schema)) out[k] = isOption(v) ? structuredClone(v.default) : defaultsOf(v);
+  return out;
+}
+
+export function getPath(tree: ConfigTree, key: string): OptionValue | ConfigTree | undefined {
+  let cur: OptionValue | ConfigTree | undefined = tree;
+  for (const part of key.split('.')) {
+    if (cur === null || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as ConfigTree)[part];
+  }
+  return cur;
+}
+
+function setPath(tree: ConfigTree, key: string, value: OptionValue): void {
+  const parts = key.split('.');
+  let cur = tree;
+  for (const p of parts.slice(0, -1)) cur = cur[p] as ConfigTree;
+  cur[parts[parts.length - 1]!] = value;
+}
+
+/** Flattens a nested override object (from JSON or a preset) to dotted keys. */
+export function flattenTree(obj: unknown, prefix = '', out = new Map<string, unknown>()): Map<string, unknown> {
+  if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
+    out.set(prefix.slice(0, -1), obj);
+    return out;
+  }
+  for (const [k, v] of Object.entries(obj as Record<string, unknown>)) {
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flattenTree(v, `${prefix}${k}.`, out);
+    else out.set(prefix + k, v);
+  }
+  return out;
+}
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++)
+    for (let j = 1; j <= b.length; j++)
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+  return d[a.length]![b.length]!;
+}
+
+export function suggestKey(key: string, keys: Iterable<string>): string | undefined {
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of keys) {
+    const d = Math.min(editDistance(key, k), editDistance(key, k.split('.').pop()!) + 1);
+    if (d < bestD) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(key.length / 4)) ? best : undefined;
+}
+
+/** Converts a raw value (string from the CLI, or JSON) to the option's type, or throws naming key and source. */
+export function coerce(key: string, spec: OptionSpec, raw: unknown, source: string): OptionValue {
+  const bad = (why: string) => new ConfigError(`${source}: option ${key} ${why}`, key);
+  if (raw === null || raw === 'null') {
+    if (spec.nullable) return null;
+    throw bad('cannot be null');
+  }
+  switch (spec.type) {
+    case 'number':
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
+      if (!Number.isFinite(n)) throw bad(`expects a number, got ${JSON.stringify(raw)}`);
+      if (spec.type === 'integer' && !Number.isInteger(n)) throw bad(`expects an integer, got ${JSON.stringify(raw)}`);
+      return n;
+    }
+    case 'boolean': {
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === '1' || raw === true) return true;
+      if (raw === 'false' || raw === '0') return false;
+      throw bad(`expects true or false, got ${JSON.stringify(raw)}`);
+    }
+    case 'number[]': {
+      const arr = typeof raw === 'string' ? raw.split(',').map((s) => s.trim()) : raw;
+      if (!Array.isArray(arr)) throw bad(`expects a list of numbers, got ${JSON.stringify(raw)}`);
+      const nums = arr.map((x) => (typeof x === 'number' ? x : Number(x)));
+      if (nums.some((x) => !Number.isFinite(x))) throw bad(`expects a list of numbers, got ${JSON.stringify(raw)}`);
+      return nums;
+    }
+    case 'string[]': {
+      const arr = typeof raw === 'string' ? (raw === '' ? [] : raw.split(',').map((s) => s.trim())) : raw;
+      if (!Array.isArray(arr) || arr.some((x) => typeof x !== 'string')) throw bad(`expects a list of strings, got ${JSON.stringify(raw)}`);
+      return arr as string[];
+    }
+    case 'json':
+      return raw as OptionValue;
+    default: {
+      if (typeof raw !== 'string') throw bad(`expects a string, got ${JSON.stringify(raw)}`);
+      if (spec.choices && !spec.choices.includes(raw)) throw bad(`must be one of ${spec.choices.join(', ')}; got '${raw}'`);
+      return raw;
+    }
+  }
+}
+
+/** Applies dotted-key overrides to a config, validating every key against the schema. */
+export function applyOverrides(config: ConfigTree, schema: Schema, overrides: Map<string, unknown>, source: string): ConfigTree {
+  const flat = flattenSchema(schema);
+  for (const [key, raw] of overrides) {
+    const spec = flat.get(key);
+    if (!spec) {
+      const hint = suggestKey(key, flat.keys());
+      throw new ConfigError(`${source}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; run with --help to list options`, key);
+    }
+    setPath(config, key, coerce(key, spec, raw, source));
+  }
+  return config;
+}

@@ -1,0 +1,55 @@
+/** Learning-rate schedules as pure functions of the update number. */
+import { ConfigError } from '../errors.js';
+
+export type ScheduleName = 'cosine' | 'tri-stage' | 'constant' | 'linear';
+
+export interface ScheduleConfig {
+  schedule: ScheduleName;
+  lr: number;
+  /** Total updates of the run. */
+  totalSteps: number;
+  /** Linear warm-up updates (cosine, constant, linear). */
+  warmupSteps: number;
+  /** cosine: final lr as a fraction of lr. tri-stage: lr at the end of decay. */
+  finalLrScale: number;
+  /** tri-stage: lr at the start of warm-up as a fraction of lr. */
+  initLrScale: number;
+  /** tri-stage: fractions of totalSteps for warm-up, hold and decay (fairseq's phase_ratio). */
+  phaseRatios: [number, number, number];
+}
+
+export function learningRate(step: number, c: ScheduleConfig): number {
+  const total = Math.max(1, c.totalSteps);
+  switch (c.schedule) {
+    case 'constant':
+      return step < c.warmupSteps ? (c.lr * (step + 1)) / c.warmupSteps : c.lr;
+    case 'linear': {
+      if (step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
+      const p = (step - c.warmupSteps) / Math.max(1, total - c.warmupSteps);
+      return c.lr * Math.max(0, 1 - p);
+    }
+    case 'cosine': {
+      if (step < c.warmupSteps) return (c.lr * (step + 1)) / c.warmupSteps;
+      const p = Math.min(1, (step - c.warmupSteps) / Math.max(1, total - c.warmupSteps));
+      const floor = c.lr * c.finalLrScale;
+      return floor + (c.lr - floor) * 0.5 * (1 + Math.cos(Math.PI * p));
+    }
+    case 'tri-stage': {
+      const [wr, hr, dr] = c.phaseRatios;
+      if (Math.abs(wr + hr + dr - 1) > 1e-6) {
+        throw new ConfigError(`optim.phaseRatios must sum to 1 (got ${c.phaseRatios.join(', ')})`, 'optim.phaseRatios');
+      }
+      const w = Math.round(wr * total);
+      const h = Math.round(hr * total);
+      const d = Math.max(1, total - w - h);
+      const init = c.lr * c.initLrScale;
+      if (step < w) return init + ((c.lr - init) * step) / Math.max(1, w);
+      if (step < w + h) return c.lr;
+      // Exponential decay from lr to finalLrScale * lr over the decay phase (as fairseq's tri-stage).
+      const p = Math.min(1, (step - w - h) / d);
+      return c.lr * Math.exp(Math.log(c.finalLrScale) * p);
+    }
+    default:
+      throw new ConfigError(`unknown optim.schedule '${c.schedule as string}': use cosine, tri-stage, constant or linear`, 'optim.schedule');
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * The contract between @d2v/core and a modality package. Core names no
+ * modality: vision, speech, text and user plugins all implement this one
+ * interface and register themselves (fairseq data2vec 2.0's `modalities/`
+ * idea; transformers.js's name -> class registry).
+ */
+import type * as tf from '@tensorflow/tfjs-core';
+import type { Module } from '../nn/module.js';
+import type { Schema, ConfigTree } from '../config/schema.js';
+import type { Rng } from '../train/rng.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import type { Transformer } from '../nn/transformer.js';
+import type { TrainTask } from '../train/task.js';
+
+/** A batch of raw inputs as the modality's data source produced it. */
+export interface Batch {
+  /** Number of samples. */
+  readonly size: number;
+  dispose(): void;
+}
+
+export interface Features {
+  /** Per time-step features [B, T, C]. */
+  features: tf.Tensor3D;
+  /** [B, T], 1 where padding. */
+  paddingMask?: tf.Tensor2D;
+}
+
+export interface Embedded {
+  /** Transformer input [B, T, dim]. */
+  x: tf.Tensor3D;
+  paddingMask?: tf.Tensor2D;
+  /** Added to attention logits in every block (e.g. shared relative position bias). */
+  attnBias?: tf.Tensor;
+}
+
+export interface StepContext {
+  training: boolean;
+  rng?: Rng;
+}
+
+/**
+ * The modality front end: raw batch -> features (conv stack, patch embedding,
+ * token embedding) -> Transformer input (mask embedding, positions, norm).
+ */
+export interface FeatureEncoder extends Module {
+  features(batch: Batch, ctx: StepContext): Features;
+  /** `mask` [B, T] (1 = replace by the mask embedding) only on the student side. */
+  embed(f: Features, ctx: StepContext & { mask?: tf.Tensor2D }): Embedded;
+}
+
+export interface MaskResult {
+  /** [B*T] 1 where the student input is replaced by the mask embedding (omit when the batch itself is corrupted, as in BERT). */
+  mask?: Uint8Array;
+  /** Flat indices b*T+t of the time-steps the loss is computed on. */
+  lossIndices: Int32Array;
+  /** Time-steps per sample (T). */
+  length: number;
+  /** A corrupted copy of the batch for the student (BERT-style masking); the teacher keeps the original. */
+  studentBatch?: Batch;
+}
+
+export interface MaskingStrategy {
+  mask(batch: Batch, rng: Rng): MaskResult;
+}
+
+export interface DataSource {
+  /** Samples in one epoch. */
+  readonly size: number;
+  /** One line for logs: where the data comes from and how much. */
+  describe(): string;
+  /** The batch for micro-step `index` (deterministic given rng), so a resumed run sees the same data. */
+  batch(index: number, batchSize: number, rng: Rng): Batch;
+}
+
+/** What core hands a modality when it builds downstream tasks and evaluations. */
+export interface DownstreamContext {
+  config: ResolvedConfig;
+  encoder: FeatureEncoder;
+  transformer: Transformer;
+  log: (msg: string) => void;
+  /** The loaded checkpoint's student group (e.g. a fine-tuned head under `head.*`); valid only during the call. */
+  weights?: Record<string, tf.Tensor>;
+}
+
+export interface DownstreamTask extends TrainTask {
+  /** Metrics on the held-out split, e.g. { accuracy: 0.83 }. */
+  evaluate(): Promise<Record<string, number>>;
+}
+
+export interface Modality {
+  readonly name: string;
+  readonly description: string;
+  /** Modality-specific option sections (data, encoder, masking, finetune, ...). */
+  readonly schema: Schema;
+  /** Named config presets; must include 'tiny' (runs on a laptop CPU) and 'paper-base'. */
+  readonly presets: Record<string, ConfigTree>;
+  readonly defaultPreset: string;
+  createEncoder(config: ResolvedConfig, seed: number): FeatureEncoder;
+  createMasker(config: ResolvedConfig): MaskingStrategy;
+  createData(config: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<DataSource>;
+  /** Supervised fine-tuning task on top of a (pre-trained) encoder + Transformer. */
+  createFinetuneTask?(ctx: DownstreamContext): Promise<DownstreamTask>;
+  /** Evaluations, e.g. { probe: linear probe }, selected with `d2v eval --task NAME`. */
+  evaluations?: Record<string, (ctx: DownstreamContext) => Promise<Record<string, number>>>;
+}
