@@ -36,7 +36,7 @@ export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js
 export type { TrainTask, LossResult } from './train/task.js';
 
 // Config, registry, CLI
-export { opt, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath } from './config/schema.js';
+export { opt, int, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath } from './config/schema.js';
 export type { OptionSpec, OptionValue, Schema, ConfigTree } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
 export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
@@ -63,3 +63,5 @@ export { main as cliMain, runCli } from './cli/main.js';
 // Reporting
 export * from './report/index.js';
 export * from './io/index.js';
+export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
+export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';

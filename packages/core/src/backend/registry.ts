@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { registerWasmSegmentSum } from './segmentSum.js';
+import { patchWasmKernels } from './wasmPatches.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -62,7 +63,10 @@ registerBackend('wasm', {
   },
   tfName: 'wasm',
   priority: 20,
-  setup: registerWasmSegmentSum,
+  setup: () => {
+    registerWasmSegmentSum();
+    patchWasmKernels();
+  },
 });
 registerBackend('cpu', {
   load: async () => {

@@ -26,7 +26,7 @@ export interface Schema {
 export type ConfigTree = { [key: string]: OptionValue | ConfigTree };
 
 function inferType(v: OptionValue): OptionSpec['type'] {
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
+  if (typeof v === 'number') return 'number';
   if (typeof v === 'boolean') return 'boolean';
   if (Array.isArray(v)) return typeof v[0] === 'string' ? 'string[]' : 'number[]';
   return 'string';
@@ -39,6 +39,11 @@ export function opt(
   extra: { choices?: readonly string[]; type?: OptionSpec['type']; nullable?: boolean } = {},
 ): OptionSpec {
   return { kind: 'option', default: def, help, type: extra.type ?? inferType(def), choices: extra.choices, nullable: extra.nullable ?? def === null };
+}
+
+/** An integer option (counts, sizes, steps). */
+export function int(def: number, help: string): OptionSpec {
+  return opt(def, help, { type: 'integer' });
 }
 
 export function isOption(x: OptionSpec | Schema): x is OptionSpec {

@@ -17,6 +17,8 @@ export interface ParamOptions {
 export interface ParamInfo {
   variable: tf.Variable;
   decay: boolean;
+  /** Multiplies the learning rate of this parameter (layer-wise lr decay); default 1. */
+  lrScale?: number;
 }
 
 let uid = 0;

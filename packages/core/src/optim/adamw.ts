@@ -60,8 +60,9 @@ export class AdamW {
         s.m.assign(m);
         s.v.assign(v);
         const step = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), eps));
-        let next = tf.sub(w, tf.mul(step, lr));
-        if (weightDecay > 0 && s.param.decay) next = tf.sub(next, tf.mul(w, lr * weightDecay));
+        const plr = lr * (s.param.lrScale ?? 1);
+        let next = tf.sub(w, tf.mul(step, plr));
+        if (weightDecay > 0 && s.param.decay) next = tf.sub(next, tf.mul(w, plr * weightDecay));
         w.assign(next);
       });
     });

@@ -54,7 +54,7 @@ export interface MaskResult {
   mask?: Uint8Array;
   /** Flat indices b*T+t of the time-steps the loss is computed on. */
   lossIndices: Int32Array;
-  /** Time-steps per sample (T). */
+  /** Steps per sample covered by `mask` (the Transformer may see more, e.g. a CLS token). */
   length: number;
   /** A corrupted copy of the batch for the student (BERT-style masking); the teacher keeps the original. */
   studentBatch?: Batch;

@@ -1,0 +1,127 @@
+/**
+ * Kernel patches for tfjs-wasm. Its BatchMatMul runs XNNPACK only for
+ * untransposed products with batch 1 and falls back to a naive loop
+ * (~12x slower) otherwise; every matmul gradient uses transposes. We wrap the
+ * kernels so that:
+ *  - transpose flags become explicit (cheap) transposes + the fast path;
+ *  - x[B, M, K] @ W[K, N] with shared weights runs as one [B*M, K] @ [K, N];
+ *  - rank-5+ transposes are collapsed to rank <= 4 where axes stay adjacent.
+ * Results are identical up to float rounding (tested against the cpu backend).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+
+type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
+
+interface Backend {
+  disposeData(dataId: unknown, force?: boolean): boolean;
+}
+
+const patched = new Map<string, tf.KernelConfig>();
+
+function replace(name: string, make: (orig: KernelFunc) => KernelFunc): void {
+  const orig = tf.getKernel(name, 'wasm');
+  if (!orig) return;
+  patched.set(name, orig);
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...orig, kernelFunc: make(orig.kernelFunc as KernelFunc) as tf.KernelFunc });
+}
+
+/** Drops size-1 axes and merges runs of axes that stay adjacent and in order: the same memory permutation at lower rank. */
+export function collapsePermutation(shape: number[], perm: number[]): { shape: number[]; perm: number[] } {
+  // Drop size-1 axes: they never change memory order.
+  const keep = perm.filter((p) => shape[p] !== 1);
+  if (keep.length === 0) return { shape: [], perm: [] };
+  // Group runs of source axes that also appear consecutively in the output.
+  const groups: number[][] = [];
+  for (const p of keep) {
+    const last = groups[groups.length - 1];
+    if (last && p === last[last.length - 1]! + 1) last.push(p);
+    else groups.push([p]);
+  }
+  // Source order of groups -> new axis ids.
+  const bySource = [...groups].sort((a, b) => a[0]! - b[0]!);
+  const newShape = bySource.map((g) => g.reduce((s, a) => s * shape[a]!, 1));
+  const newPerm = groups.map((g) => bySource.indexOf(g));
+  return { shape: newShape, perm: newPerm };
+}
+
+let transposeFunc: KernelFunc | undefined;
+
+function transposeInfo(x: tf.TensorInfo, perm: number[], backend: unknown): tf.TensorInfo {
+  return transposeFunc!({ inputs: { x }, backend, attrs: { perm } }) as tf.TensorInfo;
+}
+
+const swapLast = (rank: number) => [...Array(rank).keys()].map((i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
+
+function matMulPatch(orig: KernelFunc): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const a0 = inputs['a']!;
+    const b0 = inputs['b']!;
+    const ta = !!attrs?.['transposeA'];
+    const tb = !!attrs?.['transposeB'];
+    const temps: tf.TensorInfo[] = [];
+    let a = a0;
+    let b = b0;
+    if (ta) temps.push((a = transposeInfo(a0, swapLast(a0.shape.length), backend)));
+    if (tb) temps.push((b = transposeInfo(b0, swapLast(b0.shape.length), backend)));
+    const aBatch = a.shape.slice(0, -2).reduce((s, d) => s * d, 1);
+    const bBatch = b.shape.slice(0, -2).reduce((s, d) => s * d, 1);
+    const m = a.shape[a.shape.length - 2]!;
+    const k = a.shape[a.shape.length - 1]!;
+    const n = b.shape[b.shape.length - 1]!;
+    let out: tf.TensorInfo;
+    if (aBatch > 1 && bBatch === 1) {
+      // Shared weights: fold the batch into rows so XNNPACK runs once. Same data, new shape.
+      const r = orig({
+        inputs: { ...inputs, a: { ...a, shape: [1, aBatch * m, k] }, b: { ...b, shape: [1, k, n] } },
+        backend,
+        attrs: { ...attrs, transposeA: false, transposeB: false },
+      }) as tf.TensorInfo;
+      out = { ...r, shape: [...a.shape.slice(0, -2), m, n] };
+    } else {
+      out = orig({ inputs: { ...inputs, a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
+    }
+    for (const t of temps) (backend as Backend).disposeData(t.dataId);
+    return out;
+  };
+}
+
+function transposePatch(orig: KernelFunc): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const x = inputs['x']!;
+    const perm = attrs!['perm'] as number[];
+    if (x.shape.length <= 4) return orig({ inputs, backend, attrs });
+    const c = collapsePermutation(x.shape, perm);
+    const outShape = perm.map((p) => x.shape[p]!);
+    if (c.perm.length <= 4) {
+      if (c.perm.length <= 1 || c.perm.every((p, i) => p === i)) {
+        // Pure reshape: copy through an identity transpose of rank 1 so the output owns its data.
+        const r = orig({ inputs: { x: { ...x, shape: [x.shape.reduce((s, d) => s * d, 1)] } }, backend, attrs: { perm: [0] } }) as tf.TensorInfo;
+        return { ...r, shape: outShape };
+      }
+      const r = orig({ inputs: { x: { ...x, shape: c.shape } }, backend, attrs: { perm: c.perm } }) as tf.TensorInfo;
+      return { ...r, shape: outShape };
+    }
+    return orig({ inputs, backend, attrs });
+  };
+}
+
+/** Installs the patches (idempotent); returns a function that restores the original kernels. */
+export function patchWasmKernels(): () => void {
+  if (!patched.size) {
+    transposeFunc = tf.getKernel('Transpose', 'wasm')?.kernelFunc as KernelFunc | undefined;
+    if (!transposeFunc) return () => {};
+    replace('BatchMatMul', matMulPatch);
+    replace('_FusedMatMul', matMulPatch);
+    replace('Transpose', transposePatch);
+  }
+  return unpatchWasmKernels;
+}
+
+export function unpatchWasmKernels(): void {
+  for (const [name, cfg] of patched) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(cfg);
+  }
+  patched.clear();
+}

@@ -1,0 +1,292 @@
+/**
+ * @d2v/vision: data2vec for images (ViT, BEiT block masking, official-code
+ * targets: layer-normed block outputs of the top K blocks, layer norm again on
+ * the average, Smooth L1 with beta 2, EMA of the whole student incl. patch embedding).
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  opt,
+  int,
+  Rng,
+  trainLinearProbe,
+  accuracyOf,
+  ConfigError,
+  type Modality,
+  type ResolvedConfig,
+  type DownstreamContext,
+  type DownstreamTask,
+  type ParamInfo,
+  type ProbeData,
+} from '@d2v/core';
+import { PatchEncoder } from './encoder.js';
+import { BlockMasker } from './masking/blockMasker.js';
+import { ImageDataSource, makeVisionBatch, type BatchingOptions, type VisionBatch } from './batch.js';
+import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
+import { bundledFashionMnistDir } from './data/paths.js';
+import { ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, smoothedCrossEntropy } from './classifier.js';
+
+export interface VisionOptions {
+  imageSize: number;
+  patchSize: number;
+  channels: number;
+  positions: 'learned' | 'relative';
+  cls: boolean;
+  maskRatio: number;
+  minBlockPatches: number;
+  minAspect: number;
+}
+
+export interface VisionDataOptions {
+  path: string;
+  skipBad: boolean;
+  mean: number[];
+  std: number[];
+  randomResizedCrop: boolean;
+  cropScale: number[];
+  hflip: boolean;
+}
+
+const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
+const dat = (c: ResolvedConfig) => c['data'] as VisionDataOptions;
+const ft = (c: ResolvedConfig) => c['finetune'] as { labelsPerClass: number; labelSmoothing: number; layerDecay: number; batchSize: number };
+const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; weightDecay: number };
+
+const schema = {
+  vision: {
+    imageSize: int(224, 'image side in pixels (images are resized/cropped to it)'),
+    patchSize: int(16, 'ViT patch side'),
+    channels: int(3, 'image channels (1 = grey, 3 = RGB)'),
+    positions: opt('relative', 'learned absolute positions or a shared relative position bias (BEiT)', { choices: ['learned', 'relative'] }),
+    cls: opt(true, 'prepend a CLS token'),
+    maskRatio: opt(0.6, 'fraction of patches masked (BEiT blocks)'),
+    minBlockPatches: int(16, 'smallest mask block on a 14x14 grid (scaled to smaller grids)'),
+    minAspect: opt(0.3, 'smallest block aspect ratio (largest is its inverse)'),
+  },
+  data: {
+    path: opt('', 'dataset folder: IDX files or ImageFolder tree; empty = the bundled Fashion-MNIST subset', { type: 'path' }),
+    skipBad: opt(false, 'skip and count unreadable images instead of stopping'),
+    mean: opt([0.485, 0.456, 0.406], 'per-channel mean for normalisation'),
+    std: opt([0.229, 0.224, 0.225], 'per-channel std for normalisation'),
+    randomResizedCrop: opt(true, 'random resized crop while pretraining'),
+    cropScale: opt([0.08, 1], 'random resized crop area range'),
+    hflip: opt(true, 'random horizontal flip'),
+  },
+  finetune: {
+    labelsPerClass: int(0, 'use only the first N labelled images per class (0 = all)'),
+    labelSmoothing: opt(0.1, 'label smoothing of the classification loss'),
+    layerDecay: opt(0.65, 'layer-wise lr decay (1 = off)'),
+  },
+  probe: {
+    epochs: int(60, 'linear-probe epochs over the extracted features'),
+    lr: opt(3e-3, 'linear-probe Adam learning rate'),
+    weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
+    trainImages: int(0, 'training images for the probe (0 = the whole train split)'),
+  },
+};
+
+const tinyModel = { dim: 192, depth: 6, heads: 3, ffnDim: 768, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 0.1 };
+
+export const presets = {
+  /** 28x28 grey Fashion-MNIST, patch 4 (49 patches), 6 x 192: trains on a 2-core CPU. */
+  tiny: {
+    model: tinyModel,
+    vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false },
+    data: { mean: [0.286], std: [0.353], cropScale: [0.35, 1] },
+    objective: {
+      topK: 3,
+      targetSource: 'block',
+      layerNormTargetLayer: true,
+      layerNormTargets: true,
+      lossBeta: 2,
+      lossScale: 1 / 192,
+      headLayers: 1,
+      emaStart: 0.996,
+      emaEnd: 0.9998,
+      emaAnnealSteps: 1000,
+      emaEncoder: true,
+      collapseCheckAfter: 200,
+    },
+    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clipNorm: 3, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
+    train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
+    finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
+  },
+  /** data2vec ViT-B/16 on 224 px images (ImageNet recipe). */
+  'paper-base': {
+    model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 1e-4 },
+    vision: { imageSize: 224, patchSize: 16, channels: 3, positions: 'relative', cls: true },
+    objective: {
+      topK: 6,
+      targetSource: 'block',
+      layerNormTargetLayer: true,
+      layerNormTargets: true,
+      lossBeta: 2,
+      lossScale: 1 / 768,
+      headLayers: 1,
+      emaStart: 0.9998,
+      emaEnd: 0.9998,
+      emaAnnealSteps: 0,
+      emaEncoder: true,
+    },
+    optim: { lr: 2e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clipNorm: 3, schedule: 'cosine', warmupSteps: 6255, finalLrScale: 0 },
+    train: { steps: 500400, batchSize: 2048 },
+    finetune: { lr: 4e-3, steps: 62500, batchSize: 1024, warmupSteps: 12500, weightDecay: 0.05, layerDecay: 0.65, labelSmoothing: 0.1 },
+  },
+};
+
+function batching(c: ResolvedConfig): BatchingOptions {
+  const v = vis(c);
+  const d = dat(c);
+  const [s0, s1] = d.cropScale as [number, number];
+  return {
+    imageSize: v.imageSize,
+    patchSize: v.patchSize,
+    mean: d.mean,
+    std: d.std,
+    augment: { randomResizedCrop: d.randomResizedCrop, scale: [s0, s1], ratio: [3 / 4, 4 / 3], hflip: d.hflip },
+  };
+}
+
+const datasetCache = new Map<string, Promise<ImageDataset>>();
+
+/** Loads (once per process) the train or test split named by data.path, checking it fits the config. */
+export async function loadSplit(c: ResolvedConfig, split: 'train' | 'test'): Promise<ImageDataset> {
+  const v = vis(c);
+  const d = dat(c);
+  const path = d.path || bundledFashionMnistDir();
+  const key = `${path}|${split}|${v.channels}|${v.imageSize}|${d.skipBad}`;
+  if (!datasetCache.has(key)) {
+    datasetCache.set(key, loadImageDataset(path, split, { size: v.imageSize, channels: v.channels === 1 ? 1 : 3, skipBad: d.skipBad }));
+  }
+  const ds = await datasetCache.get(key)!;
+  if (ds.channels !== v.channels) {
+    throw new ConfigError(`${ds.source} has ${ds.channels} channel(s) but vision.channels is ${v.channels}`, 'vision.channels');
+  }
+  if (ds.skipped.length) console.error(`d2v: skipped ${ds.skipped.length} unreadable image(s) in ${path} (first: ${ds.skipped[0]!.file}: ${ds.skipped[0]!.reason})`);
+  return ds;
+}
+
+function encoderConfig(c: ResolvedConfig) {
+  const v = vis(c);
+  return { imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, dim: c.model.dim, heads: c.model.heads, positions: v.positions, cls: v.cls };
+}
+
+/** Frozen-encoder features of a whole split, in eval mode (no augmentation). */
+export function extractFeatures(ctx: DownstreamContext, ds: ImageDataset, limit = 0): ProbeData {
+  const c = ctx.config;
+  const n = limit > 0 ? Math.min(limit, ds.length) : ds.length;
+  const dim = c.model.dim;
+  const features = new Float32Array(n * dim);
+  const labels = new Int32Array(n);
+  ctx.encoder.setTraining(false);
+  ctx.transformer.setTraining(false);
+  const opts = batching(c);
+  for (let s = 0; s < n; s += 256) {
+    const idx = Array.from({ length: Math.min(256, n - s) }, (_, k) => s + k);
+    const batch = makeVisionBatch(ds, idx, opts);
+    const f = pooledFeatures(ctx.encoder, ctx.transformer, batch, false, undefined, vis(c).cls);
+    features.set(f.dataSync(), s * dim);
+    labels.set(batch.labelIds, s);
+    f.dispose();
+    batch.dispose();
+  }
+  return { features, labels };
+}
+
+async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+  const c = ctx.config;
+  const f = ft(c);
+  let train = await loadSplit(c, 'train');
+  if (f.labelsPerClass > 0 && train instanceof InMemoryImageDataset) train = train.subsetPerClass(f.labelsPerClass);
+  const test = await loadSplit(c, 'test');
+  const head = new ClassifierHead(c.model.dim, train.numClasses, c.seed + 17);
+  if (ctx.weights && Object.keys(ctx.weights).some((k) => k.startsWith('head.'))) {
+    head.loadState(Object.fromEntries(Object.entries(ctx.weights).filter(([k]) => k.startsWith('head.')).map(([k, v]) => [k.slice(5), v])), 'classifier head');
+  }
+  applyLayerDecay(ctx, f.layerDecay);
+  const model = classifierModel(ctx, head);
+  const source = new ImageDataSource(train, { ...batching(c), augment: { ...batching(c).augment, randomResizedCrop: false } }, c.seed, true);
+  const bs = c.train.batchSize;
+  const cls = vis(c).cls;
+  ctx.log(`d2v: fine-tuning on ${train.length} labelled images (${train.source}), testing on ${test.length}`);
+  return {
+    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
+    loss(index, rng) {
+      const batch = source.batch(index, bs, rng) as VisionBatch;
+      try {
+        const logits = head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch, true, rng, cls));
+        return { loss: smoothedCrossEntropy(logits, batch.labels, train.numClasses, f.labelSmoothing) };
+      } finally {
+        batch.dispose();
+      }
+    },
+    itemsPerMicroBatch: () => ({ count: bs, unit: 'img' }),
+    checkpointGroups: () => ({ student: model.state() }),
+    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+    describe: () => `ViT classifier: ${c.model.depth} x ${c.model.dim}, ${train.numClasses} classes, layer decay ${f.layerDecay}`,
+    dispose: () => head.dispose(),
+    async evaluate() {
+      model.setTraining(false);
+      const opts = batching(c);
+      const preds = new Int32Array(test.length);
+      const labels = new Int32Array(test.length);
+      for (let s = 0; s < test.length; s += 256) {
+        const idx = Array.from({ length: Math.min(256, test.length - s) }, (_, k) => s + k);
+        const batch = makeVisionBatch(test, idx, opts);
+        const p = tf.tidy(() => tf.argMax(head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch, false, undefined, cls)), 1));
+        preds.set(p.dataSync(), s);
+        labels.set(batch.labelIds, s);
+        p.dispose();
+        batch.dispose();
+      }
+      model.setTraining(true);
+      return { accuracy: accuracyOf(preds, labels), testImages: test.length };
+    },
+  };
+}
+
+async function linearProbe(ctx: DownstreamContext): Promise<Record<string, number>> {
+  const c = ctx.config;
+  const p = probe(c);
+  const train = extractFeatures(ctx, await loadSplit(c, 'train'), p.trainImages);
+  const test = extractFeatures(ctx, await loadSplit(c, 'test'));
+  const r = trainLinearProbe(train, test, { dim: c.model.dim, classes: (await loadSplit(c, 'train')).numClasses, epochs: p.epochs, lr: p.lr, batchSize: 256, weightDecay: p.weightDecay, seed: c.seed });
+  ctx.log(`d2v: linear probe on ${train.labels.length} train / ${test.labels.length} test images: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
+  return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainImages: train.labels.length, testImages: test.labels.length };
+}
+
+/** Baseline: the same linear probe on raw (normalised) pixels. */
+async function pixelProbe(ctx: DownstreamContext): Promise<Record<string, number>> {
+  const c = ctx.config;
+  const p = probe(c);
+  const take = async (split: 'train' | 'test', limit: number): Promise<ProbeData> => {
+    const ds = await loadSplit(c, split);
+    const n = limit > 0 ? Math.min(limit, ds.length) : ds.length;
+    const b = makeVisionBatch(ds, [...Array(n).keys()], batching(c));
+    const out = { features: b.patches.dataSync() as Float32Array, labels: b.labelIds };
+    b.dispose();
+    return out;
+  };
+  const train = await take('train', p.trainImages);
+  const test = await take('test', 0);
+  const dim = train.features.length / train.labels.length;
+  const r = trainLinearProbe(train, test, { dim, classes: (await loadSplit(c, 'train')).numClasses, epochs: p.epochs, lr: p.lr, batchSize: 256, weightDecay: p.weightDecay, seed: c.seed });
+  return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainImages: train.labels.length, testImages: test.labels.length };
+}
+
+export const modality: Modality = {
+  name: 'vision',
+  description: 'data2vec for images: ViT patches, BEiT block masking, Fashion-MNIST bundled',
+  schema,
+  presets: presets as unknown as Modality['presets'],
+  defaultPreset: 'tiny',
+  createEncoder: (c, seed) => new PatchEncoder(encoderConfig(c), seed),
+  createMasker: (c) => {
+    const v = vis(c);
+    const g = v.imageSize / v.patchSize;
+    return new BlockMasker({ gridH: g, gridW: g, maskRatio: v.maskRatio, minBlockPatches: v.minBlockPatches, minAspect: v.minAspect }, v.cls ? 1 : 0);
+  },
+  createData: async (c, split) => new ImageDataSource(await loadSplit(c, split === 'test' ? 'test' : 'train'), batching(c), c.seed, split === 'train'),
+  createFinetuneTask,
+  evaluations: { probe: linearProbe, pixels: pixelProbe },
+};
+
