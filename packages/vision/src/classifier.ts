@@ -52,5 +52,5 @@ export function applyLayerDecay(ctx: DownstreamContext, decay: number): void {
 }
 
 export function classifierModel(ctx: DownstreamContext, head: ClassifierHead): ModuleGroup {
-  return new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, head });
+  return new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
 }

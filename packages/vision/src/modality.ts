@@ -199,8 +199,9 @@ async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTas
   if (f.labelsPerClass > 0 && train instanceof InMemoryImageDataset) train = train.subsetPerClass(f.labelsPerClass);
   const test = await loadSplit(c, 'test');
   const head = new ClassifierHead(c.model.dim, train.numClasses, c.seed + 17);
-  if (ctx.weights && Object.keys(ctx.weights).some((k) => k.startsWith('head.'))) {
-    head.loadState(Object.fromEntries(Object.entries(ctx.weights).filter(([k]) => k.startsWith('head.')).map(([k, v]) => [k.slice(5), v])), 'classifier head');
+  // A fine-tuned checkpoint carries its classifier (a pretraining one has only the regression head).
+  if (ctx.weights && Object.keys(ctx.weights).some((k) => k.startsWith('classifier.'))) {
+    head.loadState(Object.fromEntries(Object.entries(ctx.weights).filter(([k]) => k.startsWith('classifier.')).map(([k, v]) => [k.slice(11), v])), 'classifier head');
   }
   applyLayerDecay(ctx, f.layerDecay);
   const model = classifierModel(ctx, head);
