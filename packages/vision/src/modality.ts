@@ -49,7 +49,7 @@ export interface VisionDataOptions {
 const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
 const dat = (c: ResolvedConfig) => c['data'] as VisionDataOptions;
 const ft = (c: ResolvedConfig) => c['finetune'] as { labelsPerClass: number; labelSmoothing: number; layerDecay: number; batchSize: number };
-const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; weightDecay: number };
+const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; testImages: number; weightDecay: number };
 
 const schema = {
   vision: {
@@ -81,6 +81,7 @@ const schema = {
     lr: opt(3e-3, 'linear-probe Adam learning rate'),
     weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
     trainImages: int(0, 'training images for the probe (0 = the whole train split)'),
+    testImages: int(0, 'test images for the probe (0 = the whole test split)'),
   },
 };
 
@@ -100,9 +101,9 @@ export const presets = {
       lossBeta: 2,
       lossScale: 1 / 192,
       headLayers: 1,
-      emaStart: 0.996,
-      emaEnd: 0.9998,
-      emaAnnealSteps: 1000,
+      emaStart: 0.99,
+      emaEnd: 0.999,
+      emaAnnealSteps: 400,
       emaEncoder: true,
       collapseCheckAfter: 200,
     },
@@ -249,7 +250,7 @@ async function linearProbe(ctx: DownstreamContext): Promise<Record<string, numbe
   const c = ctx.config;
   const p = probe(c);
   const train = extractFeatures(ctx, await loadSplit(c, 'train'), p.trainImages);
-  const test = extractFeatures(ctx, await loadSplit(c, 'test'));
+  const test = extractFeatures(ctx, await loadSplit(c, 'test'), p.testImages);
   const r = trainLinearProbe(train, test, { dim: c.model.dim, classes: (await loadSplit(c, 'train')).numClasses, epochs: p.epochs, lr: p.lr, batchSize: 256, weightDecay: p.weightDecay, seed: c.seed });
   ctx.log(`d2v: linear probe on ${train.labels.length} train / ${test.labels.length} test images: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
   return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainImages: train.labels.length, testImages: test.labels.length };
@@ -268,7 +269,7 @@ async function pixelProbe(ctx: DownstreamContext): Promise<Record<string, number
     return out;
   };
   const train = await take('train', p.trainImages);
-  const test = await take('test', 0);
+  const test = await take('test', p.testImages);
   const dim = train.features.length / train.labels.length;
   const r = trainLinearProbe(train, test, { dim, classes: (await loadSplit(c, 'train')).numClasses, epochs: p.epochs, lr: p.lr, batchSize: 256, weightDecay: p.weightDecay, seed: c.seed });
   return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainImages: train.labels.length, testImages: test.labels.length };

@@ -1,0 +1,127 @@
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { initBackend, patchWasmKernels, collapsePermutation } from '../src/index.js';
+
+/** Runs f on the cpu backend and on (patched) wasm with the same inputs; returns both results as arrays. */
+async function both(inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<[number[][], number[][]]> {
+  const data = inputs.map((t) => ({ v: t.dataSync().slice(), s: t.shape, d: t.dtype }));
+  const run = async (backend: string) => {
+    await tf.setBackend(backend);
+    const xs = data.map((x) => tf.tensor(x.v, x.s, x.d));
+    const n = tf.memory().numTensors;
+    const r = tf.tidy(() => {
+      const o = f(...xs);
+      return Array.isArray(o) ? o : [o];
+    });
+    const arrays = r.map((t) => Array.from(t.dataSync()));
+    tf.dispose(r);
+    expect(tf.memory().numTensors).toBe(n);
+    tf.dispose(xs);
+    return arrays;
+  };
+  const cpu = await run('cpu');
+  const wasm = await run('wasm');
+  return [cpu, wasm];
+}
+
+function expectClose(a: number[][], b: number[][], tol = 1e-4) {
+  expect(a.length).toBe(b.length);
+  a.forEach((x, i) => {
+    expect(x.length).toBe(b[i]!.length);
+    const scale = Math.max(1, ...x.map(Math.abs));
+    for (let j = 0; j < x.length; j++) expect(Math.abs(x[j]! - b[i]![j]!) / scale).toBeLessThanOrEqual(tol);
+  });
+}
+
+const rnd = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, 'float32', seed);
+
+beforeAll(async () => {
+  await initBackend('cpu');
+  await initBackend('wasm');
+});
+afterAll(async () => {
+  await tf.setBackend('wasm');
+});
+
+describe('wasm kernel patches agree with the cpu backend', () => {
+  it('matMul with transpose flags, shared weights and batches (forward and gradients)', async () => {
+    const cases: [number[], number[], boolean, boolean][] = [
+      [[5, 7], [7, 3], false, false],
+      [[7, 5], [7, 3], true, false],
+      [[5, 7], [3, 7], false, true],
+      [[7, 5], [3, 7], true, true],
+      [[2, 3, 5, 7], [2, 3, 7, 4], false, false],
+      [[2, 3, 5, 7], [2, 3, 4, 7], false, true],
+      [[6, 7, 5], [6, 7, 4], true, false],
+    ];
+    for (const [sa, sb, ta, tb] of cases) {
+      const a = rnd(sa, 1);
+      const b = rnd(sb, 2);
+      const [c, w] = await both([a, b], (x, y) => {
+        const g = tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.matMul(p, q, ta, tb))));
+        return [tf.matMul(x!, y!, ta, tb), ...g([x!, y!])];
+      });
+      expectClose(c, w);
+      tf.dispose([a, b]);
+    }
+    // Shared weights (rank-3/4 x rank-2): forward only, tfjs's own BatchMatMul gradient cannot broadcast.
+    for (const [sa, sb] of [[[4, 5, 7], [7, 3]], [[2, 4, 5, 7], [7, 3]]]) {
+      const a = rnd(sa!, 1);
+      const b = rnd(sb!, 2);
+      const [c, w] = await both([a, b], (x, y) => tf.matMul(x!, y!));
+      expectClose(c, w);
+      tf.dispose([a, b]);
+    }
+  });
+
+  it('fused matMul with bias and relu', async () => {
+    const a = rnd([3, 4, 6], 3);
+    const b = rnd([6, 5], 4);
+    const bias = rnd([5], 5);
+    const [c, w] = await both([a, b, bias], (x, y, z) => tf.fused.matMul({ a: x as tf.Tensor3D, b: y as tf.Tensor2D, bias: z, activation: 'relu' }));
+    expectClose(c, w);
+    tf.dispose([a, b, bias]);
+  });
+
+  it('rank-5 and rank-6 transposes with any permutation', async () => {
+    const x5 = rnd([2, 3, 4, 5, 6], 6);
+    for (const perm of [[0, 2, 1, 3, 4], [2, 0, 3, 1, 4], [4, 3, 2, 1, 0], [0, 1, 2, 3, 4], [1, 2, 3, 4, 0]]) {
+      const [c, w] = await both([x5], (x) => tf.transpose(x!, perm));
+      expectClose(c, w, 0);
+    }
+    const x6 = rnd([2, 1, 3, 2, 4, 3], 7);
+    for (const perm of [[0, 1, 3, 2, 5, 4], [5, 4, 3, 2, 1, 0], [1, 0, 2, 3, 4, 5]]) {
+      const [c, w] = await both([x6], (x) => tf.transpose(x!, perm));
+      expectClose(c, w, 0);
+    }
+    tf.dispose([x5, x6]);
+  });
+
+  it('gather gradient (UnsortedSegmentSum) matches, out-of-range ids dropped', async () => {
+    const table = rnd([10, 4], 8);
+    const ids = tf.tensor1d([1, 3, 3, 9, 0, 1], 'int32');
+    const [c, w] = await both([table, ids], (t, i) => tf.grad((p: tf.Tensor) => tf.sum(tf.mul(tf.gather(p, i!), tf.range(0, 24).reshape([6, 4]))))(t!));
+    expectClose(c, w);
+    const x = rnd([5, 3], 9);
+    const seg = tf.tensor1d([0, 2, -1, 2, 7], 'int32');
+    const [c2, w2] = await both([x, seg], (v, s) => tf.unsortedSegmentSum(v!, s!, 4));
+    expectClose(c2, w2);
+    tf.dispose([table, ids, x, seg]);
+  });
+
+  it('collapses permutations to the lowest rank', () => {
+    expect(collapsePermutation([2, 3, 4, 5, 6], [0, 2, 1, 3, 4])).toEqual({ shape: [2, 3, 4, 30], perm: [0, 2, 1, 3] });
+    expect(collapsePermutation([2, 1, 4, 5, 6], [2, 0, 3, 1, 4])).toEqual({ shape: [2, 4, 30], perm: [1, 0, 2] });
+    expect(collapsePermutation([2, 3, 4, 5, 6], [0, 1, 2, 3, 4])).toEqual({ shape: [720], perm: [0] });
+  });
+
+  it('patching is idempotent and unpatch restores the original kernels', () => {
+    const before = tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc;
+    const unpatch = patchWasmKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).toBe(before);
+    unpatch();
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(before);
+    patchWasmKernels();
+    expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(tf.getKernel('Transpose', 'cpu')!.kernelFunc);
+  });
+});
