@@ -125,3 +125,23 @@ describe('wasm kernel patches agree with the cpu backend', () => {
     expect(tf.getKernel('BatchMatMul', 'wasm')!.kernelFunc).not.toBe(tf.getKernel('Transpose', 'cpu')!.kernelFunc);
   });
 });
+
+describe('conv2d trains on wasm (filter gradient without Conv2DBackpropFilter)', () => {
+  const cases: { x: number[]; f: number[]; s: number | [number, number]; pad: 'valid' | 'same'; d?: number }[] = [
+    { x: [2, 1, 40, 3], f: [1, 10, 3, 4], s: [1, 5], pad: 'valid' },
+    { x: [2, 1, 17, 4], f: [1, 3, 4, 5], s: [1, 2], pad: 'valid' },
+    { x: [1, 9, 8, 2], f: [3, 3, 2, 3], s: 2, pad: 'same' },
+    { x: [2, 7, 7, 2], f: [3, 2, 2, 2], s: 1, pad: 'same' },
+  ];
+  for (const c of cases) {
+    it(`x [${c.x}] filter [${c.f}] stride ${c.s} ${c.pad}${c.d ? ` dilation ${c.d}` : ''}`, async () => {
+      const x = rnd(c.x, 11);
+      const f = rnd(c.f, 12);
+      const [cpu, wasm] = await both([x, f], (a, b) =>
+        tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.conv2d(p as tf.Tensor4D, q as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d ?? 1))))([a!, b!]),
+      );
+      expectClose(cpu, wasm);
+      tf.dispose([x, f]);
+    });
+  }
+});

@@ -2,3 +2,4 @@ export { initBackend, registerBackend, registeredBackends, activeBackend, BACKEN
 export type { BackendName, InitBackendOptions } from './registry.js';
 export { patchWasmKernels, unpatchWasmKernels, collapsePermutation } from './wasmPatches.js';
 export { registerWasmSegmentSum } from './segmentSum.js';
+export { registerConvFilterGradient, conv2dFilterGrad } from './convGrad.js';

@@ -10,6 +10,7 @@ import '@tensorflow/tfjs';
 import { BackendError } from '../errors.js';
 import { registerWasmSegmentSum } from './segmentSum.js';
 import { patchWasmKernels } from './wasmPatches.js';
+import { registerConvFilterGradient } from './convGrad.js';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'];
@@ -107,6 +108,7 @@ export async function initBackend(requested?: string, opts: InitBackendOptions =
       if (!ok) throw new BackendError(`tfjs could not initialise backend '${entry.tfName}'`);
       await tf.ready();
       await entry.setup?.();
+      registerConvFilterGradient();
       active = name;
       if (want === 'auto') (opts.log ?? console.error)(`d2v: backend auto -> ${name}`);
       return name;
