@@ -104,7 +104,7 @@ describe('wasm kernel patches agree with the cpu backend', () => {
     expectClose(c, w);
     const x = rnd([5, 3], 9);
     const seg = tf.tensor1d([0, 2, -1, 2, 7], 'int32');
-    const [c2, w2] = await both([x, seg], (v, s) => tf.unsortedSegmentSum(v!, s!, 4));
+    const [c2, w2] = await both([x, seg], (v, s) => tf.unsortedSegmentSum(v!, s! as tf.Tensor1D, 4));
     expectClose(c2, w2);
     tf.dispose([table, ids, x, seg]);
   });
