@@ -65,3 +65,5 @@ export * from './report/index.js';
 export * from './io/index.js';
 export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
+export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
+export type { StftOptions } from './ops/dft.js';
