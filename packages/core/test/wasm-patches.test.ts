@@ -28,7 +28,7 @@ function expectClose(a: number[][], b: number[][], tol = 1e-4) {
   expect(a.length).toBe(b.length);
   a.forEach((x, i) => {
     expect(x.length).toBe(b[i]!.length);
-    const scale = Math.max(1, ...x.map(Math.abs));
+    const scale = x.reduce((m, v) => Math.max(m, Math.abs(v)), 1);
     for (let j = 0; j < x.length; j++) expect(Math.abs(x[j]! - b[i]![j]!) / scale).toBeLessThanOrEqual(tol);
   });
 }
@@ -144,4 +144,22 @@ describe('conv2d trains on wasm (filter gradient without Conv2DBackpropFilter)',
       tf.dispose([x, f]);
     });
   }
+});
+
+describe('SIMD batched matmul (attention products)', () => {
+  it('matches the cpu backend for tile and non-tile shapes, forward and gradients', async () => {
+    const cases: [number[], number[]][] = [
+      [[3, 5, 7], [3, 7, 9]],
+      [[2, 4, 8], [2, 8, 16]],
+      [[2, 3, 9, 5], [2, 3, 5, 13]],
+      [[192, 49, 64], [192, 64, 49]],
+    ];
+    for (const [sa, sb] of cases) {
+      const a = rnd(sa, 21);
+      const b = rnd(sb, 22);
+      const [c, w] = await both([a, b], (x, y) => [tf.matMul(x!, y!), ...tf.grads((p: tf.Tensor, q: tf.Tensor) => tf.sum(tf.square(tf.matMul(p, q))))([x!, y!])]);
+      expectClose(c, w);
+      tf.dispose([a, b]);
+    }
+  });
 });

@@ -9,11 +9,14 @@
  * Results are identical up to float rounding (tested against the cpu backend).
  */
 import * as tf from '@tensorflow/tfjs-core';
+import { batchedMatMul, loadBmm } from './bmm.js';
 
 type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
 
 interface Backend {
   disposeData(dataId: unknown, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+  typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
 
 const patched = new Map<string, tf.KernelConfig>();
@@ -53,6 +56,11 @@ function transposeInfo(x: tf.TensorInfo, perm: number[], backend: unknown): tf.T
 
 const swapLast = (rank: number) => [...Array(rank).keys()].map((i) => (i === rank - 2 ? rank - 1 : i === rank - 1 ? rank - 2 : i));
 
+/** A BatchMatMul, or a _FusedMatMul with nothing fused (bias/activation need the stock kernel). */
+function plainMatMul(inputs: Record<string, tf.TensorInfo>, attrs: Record<string, unknown> | undefined): boolean {
+  return !inputs['bias'] && !inputs['preluActivationWeights'] && (!attrs?.['activation'] || attrs['activation'] === 'linear');
+}
+
 function matMulPatch(orig: KernelFunc): KernelFunc {
   return ({ inputs, backend, attrs }) => {
     const a0 = inputs['a']!;
@@ -78,6 +86,18 @@ function matMulPatch(orig: KernelFunc): KernelFunc {
         attrs: { ...attrs, transposeA: false, transposeB: false },
       }) as tf.TensorInfo;
       out = { ...r, shape: [...a.shape.slice(0, -2), m, n] };
+    } else if (
+      aBatch > 1 &&
+      aBatch === bBatch &&
+      tf.util.arraysEqual(a.shape.slice(0, -2), b.shape.slice(0, -2)) &&
+      plainMatMul(inputs, attrs) &&
+      loadBmm()
+    ) {
+      // True batched product (attention): our SIMD kernel instead of the stock naive loop.
+      const be = backend as Backend;
+      out = be.makeOutput([...a.shape.slice(0, -2), m, n], 'float32');
+      // Views into the tfjs heap, not readSync copies: no fresh allocations on the hot path.
+      batchedMatMul(be.typedArrayFromHeap(a), be.typedArrayFromHeap(b), aBatch, m, k, n, be.typedArrayFromHeap(out));
     } else {
       out = orig({ inputs: { ...inputs, a, b }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } }) as tf.TensorInfo;
     }
