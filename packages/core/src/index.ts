@@ -67,3 +67,5 @@ export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
+export { benchPretrainStep, benchTable, transformerForwardFlops, matmulRate } from './train/benchStep.js';
+export type { StepBenchOptions, StepBenchResult } from './train/benchStep.js';

@@ -11,6 +11,7 @@ import type { Modality, DownstreamContext } from '../registry/modality.js';
 import { Data2VecPretrainTask, buildStudent } from '../model/data2vec.js';
 import { Trainer, type TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
+import { GradientWorkers } from '../train/parallel.js';
 import { ConfigError, CheckpointError } from '../errors.js';
 
 export interface RunOptions {
@@ -53,10 +54,20 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
   log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
   const data = await modality.createData(config, 'train');
   const task = new Data2VecPretrainTask(modality, config, data, modality.createMasker(config));
+  let workers: GradientWorkers | undefined;
+  if (config.train.workers > 0) {
+    if (typeof o.modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');
+    if (config.optim.accumulate < 2) log('d2v: train.workers > 0 with optim.accumulate 1 leaves the workers idle; set optim.accumulate >= 2');
+    const spec = o.modality.startsWith('.') ? resolve(o.modality) : o.modality;
+    workers = new GradientWorkers(spec, config, task.trainableParams().map(([, p]) => p.variable), [...task.ema.teacher.variables().values()], ['target_var', 'pred_var'], config.train.workers);
+    await workers.ready();
+    log(`d2v: ${config.train.workers} gradient worker thread(s); ${config.optim.accumulate} micro-batches of ${config.train.batchSize} per update`);
+  }
   try {
-    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `pretrain ${modality.name}`, progressStream: o.progressStream }).run();
+    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `pretrain ${modality.name}`, progressStream: o.progressStream, workers }).run();
     return { ...result, config };
   } finally {
+    await workers?.dispose();
     task.dispose();
   }
 }

@@ -63,6 +63,7 @@ export const CORE_SCHEMA: Schema = {
     logEvery: int(10, 'steps between metric records'),
     checkpointEvery: int(1000, 'steps between checkpoints (one is always written at the end)'),
     keepLast: int(3, 'checkpoints to keep'),
+    workers: int(0, 'extra worker threads computing micro-batches in parallel (data parallel; use with optim.accumulate >= 2)'),
   },
   finetune: {
     init: opt('', 'pretrained run or checkpoint folder to start from; empty = random init (from scratch)', { type: 'path' }),

@@ -46,6 +46,7 @@ export interface TrainConfig {
   logEvery: number;
   checkpointEvery: number;
   keepLast: number;
+  workers: number;
 }
 
 /** The resolved config of a run; modality sections are open-ended records. */

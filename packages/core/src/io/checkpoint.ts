@@ -1,23 +1,34 @@
 /**
- * Checkpoints of a run: `<runDir>/checkpoints/step-NNNNNNNN/` with one
- * safetensors file per tensor group, state.json, config.json and a manifest
- * of SHA-256 hashes. Each is written atomically; the last N are kept.
+ * Checkpoints of a run: `<runDir>/checkpoints/step-NNNNNNNN/` holding one
+ * `<group>.safetensors` per tensor group, state.json, config.json and a
+ * manifest.json with the SHA-256 and size of every file. A checkpoint folder
+ * appears whole (built under a temporary name, then renamed); the last
+ * `keepLast` are kept and `checkpoints/latest` names the newest.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CheckpointError } from '../errors.js';
-import { TEMP_DIR_PREFIX, writeDirAtomic, writeFileAtomic } from './atomic.js';
+import { basename, join } from 'node:path';
+import { CheckpointError, ConfigError } from '../errors.js';
+import { removeForeignTemps, restoreInterruptedReplacements, writeDirAtomic, writeFileAtomic } from './atomic.js';
+import { diffConfig } from './configDiff.js';
 import { decodeSafetensors, safetensorsToTensors, tensorsToSafetensors } from './safetensors.js';
 
+/** Version of the folder layout; bumped on incompatible changes. */
 export const CHECKPOINT_FORMAT = 1;
+const STEP_DIR = /^step-(\d{8,})$/;
+const GROUP_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
+const TENSOR_EXT = '.safetensors';
+const MANIFEST = 'manifest.json';
+const LATEST = 'latest';
+
+export type TensorGroups = Record<string, Record<string, tf.Tensor>>;
 
 export interface CheckpointPayload {
   step: number;
-  /** Named tensor groups, each written as `<group>.safetensors`. */
-  groups: Record<string, Record<string, tf.Tensor>>;
-  /** JSON trainer state (RNG, optimizer step, ...). */
+  /** Named tensor groups (student, teacher, optimizer, ...), each written as `<group>.safetensors`. */
+  groups: TensorGroups;
+  /** JSON trainer state (RNG, optimizer step, ...); `step` is added. */
   state: Record<string, unknown>;
   /** The run's resolved config. */
   config: Record<string, unknown>;
@@ -26,17 +37,18 @@ export interface CheckpointPayload {
 export interface LoadedCheckpoint {
   dir: string;
   step: number;
-  groups: Record<string, Record<string, tf.Tensor>>;
+  groups: TensorGroups;
   state: Record<string, unknown>;
   config: Record<string, unknown>;
+  /** Disposes every tensor of every group (tensors already disposed are skipped). */
   dispose(): void;
 }
 
 export interface LoadOptions {
-  /** Compared key by key with the stored config. */
+  /** When given, compared key by key with the stored config; any difference is an error. */
   expectConfig?: object;
-  /** Dotted keys (or prefixes) allowed to differ. */
-  ignoreKeys?: string[];
+  /** Dotted keys (and everything under them) allowed to differ, e.g. 'train.steps', 'out', 'resume'. */
+  ignoreKeys?: readonly string[];
 }
 
 interface Manifest {
@@ -46,126 +58,173 @@ interface Manifest {
   files: Record<string, { sha256: string; bytes: number }>;
 }
 
-const stepDirName = (step: number) => `step-${String(step).padStart(8, '0')}`;
+export const stepDirName = (step: number) => `step-${String(step).padStart(8, '0')}`;
 const sha256 = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
+const firstLine = (err: unknown) => String((err as Error)?.message ?? err).split('\n')[0];
 
 export class CheckpointManager {
+  /** `<runDir>/checkpoints` */
   readonly dir: string;
+  readonly keepLast: number;
+
   constructor(
     readonly runDir: string,
-    readonly opts: { keepLast: number },
+    opts: { keepLast: number },
   ) {
+    if (!Number.isInteger(opts.keepLast) || opts.keepLast < 1) {
+      throw new ConfigError(`keepLast must be an integer >= 1 (got ${opts.keepLast}): the newest checkpoint is always kept`, 'train.keepLast');
+    }
     this.dir = join(runDir, 'checkpoints');
+    this.keepLast = opts.keepLast;
   }
 
+  /** Writes the checkpoint of `p.step` (replacing one of the same step), points `latest` at it, prunes old ones. Returns its folder. */
   async save(p: CheckpointPayload): Promise<string> {
-    const final = join(this.dir, stepDirName(p.step));
+    if (!Number.isSafeInteger(p.step) || p.step < 0) throw new CheckpointError(this.dir, `cannot save step ${p.step}: steps are non-negative integers`);
+    for (const g of Object.keys(p.groups)) {
+      if (!GROUP_NAME.test(g)) throw new CheckpointError(this.dir, `cannot save tensor group ${JSON.stringify(g)}: group names become file names (letters, digits, _ . -)`);
+    }
+    const name = stepDirName(p.step);
+    const final = join(this.dir, name);
+    let stateJson: string;
+    let configJson: string;
+    try {
+      stateJson = JSON.stringify({ ...p.state, step: p.step }, null, 2) + '\n';
+      configJson = JSON.stringify(p.config, null, 2) + '\n';
+    } catch (err) {
+      throw new CheckpointError(final, `state or config is not JSON-serialisable (${firstLine(err)})`);
+    }
     await writeDirAtomic(final, async (tmp) => {
       const files: Manifest['files'] = {};
-      const put = (name: string, bytes: Uint8Array) => {
-        writeFileSync(join(tmp, name), bytes);
-        files[name] = { sha256: sha256(bytes), bytes: bytes.length };
+      const put = (file: string, bytes: Uint8Array) => {
+        writeFileSync(join(tmp, file), bytes);
+        files[file] = { sha256: sha256(bytes), bytes: bytes.length };
       };
       for (const [group, tensors] of Object.entries(p.groups)) {
-        put(`${group}.safetensors`, await tensorsToSafetensors(tensors, { group, step: String(p.step) }));
+        const file = `${group}${TENSOR_EXT}`;
+        put(file, await tensorsToSafetensors(tensors, { group, step: String(p.step) }, join(final, file)));
       }
-      put('state.json', Buffer.from(JSON.stringify({ ...p.state, step: p.step }, null, 2) + '\n'));
-      put('config.json', Buffer.from(JSON.stringify(p.config, null, 2) + '\n'));
+      put('state.json', Buffer.from(stateJson, 'utf8'));
+      put('config.json', Buffer.from(configJson, 'utf8'));
       const manifest: Manifest = { format: CHECKPOINT_FORMAT, step: p.step, created: new Date().toISOString(), files };
-      writeFileSync(join(tmp, 'manifest.json'), JSON.stringify(manifest, null, 2) + '\n');
+      writeFileSync(join(tmp, MANIFEST), JSON.stringify(manifest, null, 2) + '\n');
     });
-    writeFileAtomic(join(this.dir, 'latest'), stepDirName(p.step) + '\n');
+    // The pointer moves before pruning, so it never names a deleted folder.
+    writeFileAtomic(join(this.dir, LATEST), `${name}\n`);
     this.prune(final);
     return final;
   }
 
-  /** Complete checkpoints (with a manifest), oldest first; temp folders of a crashed save are ignored. */
+  /**
+   * Complete checkpoints, oldest first. Temporary folders of an interrupted
+   * save are not listed; a checkpoint whose replacement was interrupted by a
+   * crash is first put back.
+   */
   list(): { step: number; dir: string }[] {
     if (!existsSync(this.dir)) return [];
-    return readdirSync(this.dir)
-      .filter((n) => /^step-\d{8,}$/.test(n) && existsSync(join(this.dir, n, 'manifest.json')))
-      .map((n) => ({ step: Number(n.slice(5)), dir: join(this.dir, n) }))
-      .sort((a, b) => a.step - b.step);
+    restoreInterruptedReplacements(this.dir);
+    const out: { step: number; dir: string }[] = [];
+    for (const n of readdirSync(this.dir)) {
+      const m = STEP_DIR.exec(n);
+      if (m && existsSync(join(this.dir, n, MANIFEST))) out.push({ step: Number(m[1]), dir: join(this.dir, n) });
+    }
+    return out.sort((a, b) => a.step - b.step);
   }
 
+  /** The folder named by `latest` if it is complete, else the highest complete step, else undefined. */
   latestDir(): string | undefined {
-    const pointer = join(this.dir, 'latest');
+    if (!existsSync(this.dir)) return undefined;
+    restoreInterruptedReplacements(this.dir);
+    const pointer = join(this.dir, LATEST);
     if (existsSync(pointer)) {
       const name = readFileSync(pointer, 'utf8').trim();
-      const dir = join(this.dir, name);
-      if (name && existsSync(join(dir, 'manifest.json'))) return dir;
+      if (STEP_DIR.test(name) && existsSync(join(this.dir, name, MANIFEST))) return join(this.dir, name);
     }
     return this.list().at(-1)?.dir;
   }
 
-  private prune(keep: string): void {
-    const all = this.list();
-    const excess = all.length - Math.max(1, this.opts.keepLast);
-    for (const c of all.slice(0, Math.max(0, excess))) if (c.dir !== keep) rmSync(c.dir, { recursive: true, force: true });
-    // Leftovers of an interrupted save are garbage once a newer save succeeded.
-    for (const n of readdirSync(this.dir)) {
-      if (n.startsWith(TEMP_DIR_PREFIX) && !n.includes(`-${process.pid}-`)) rmSync(join(this.dir, n), { recursive: true, force: true });
-    }
-  }
-
+  /**
+   * Loads a checkpoint folder (default: latestDir()) after checking every file
+   * against the manifest, and, with `expectConfig`, that the stored config
+   * matches. The caller owns the returned tensors (see LoadedCheckpoint.dispose).
+   */
   async load(dir?: string, opts: LoadOptions = {}): Promise<LoadedCheckpoint> {
     const d = dir ?? this.latestDir();
-    if (!d) throw new CheckpointError(this.dir, 'no checkpoint found to load');
+    if (d === undefined) throw new CheckpointError(this.dir, 'no checkpoint found to load (nothing was saved in this run folder yet)');
     if (!existsSync(d) || !statSync(d).isDirectory()) throw new CheckpointError(d, 'checkpoint folder does not exist');
-    const manifestFile = join(d, 'manifest.json');
-    let manifest: Manifest;
-    try {
-      manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as Manifest;
-    } catch (err) {
-      throw new CheckpointError(manifestFile, `missing or unreadable manifest (${(err as Error).message.split('\n')[0]})`);
-    }
-    if (manifest.format !== CHECKPOINT_FORMAT) throw new CheckpointError(manifestFile, `checkpoint format ${manifest.format} is not supported (expected ${CHECKPOINT_FORMAT})`);
-    const read = (name: string): Uint8Array => {
-      const f = join(d, name);
-      const want = manifest.files[name];
-      if (!want) throw new CheckpointError(f, 'is not listed in the manifest');
-      if (!existsSync(f)) throw new CheckpointError(f, 'is missing from the checkpoint');
-      const bytes = readFileSync(f);
-      if (bytes.length !== want.bytes) throw new CheckpointError(f, `is corrupt or truncated: ${bytes.length} bytes, the manifest says ${want.bytes}`);
-      if (sha256(bytes) !== want.sha256) throw new CheckpointError(f, 'is corrupt: its SHA-256 does not match the manifest');
-      return bytes;
+    const manifest = readManifest(d);
+    const readJson = (file: string) => {
+      const text = Buffer.from(readVerified(d, manifest, file)).toString('utf8');
+      try {
+        return JSON.parse(text) as Record<string, unknown>;
+      } catch (err) {
+        throw new CheckpointError(join(d, file), `is not valid JSON (${firstLine(err)})`);
+      }
     };
-    const config = JSON.parse(Buffer.from(read('config.json')).toString('utf8')) as Record<string, unknown>;
+    const config = readJson('config.json');
     if (opts.expectConfig) {
-      const diffs = diffConfig(config, opts.expectConfig as Record<string, unknown>, opts.ignoreKeys ?? []);
+      const diffs = diffConfig(config, opts.expectConfig as Record<string, unknown>, opts.ignoreKeys);
       if (diffs.length) throw new CheckpointError(join(d, 'config.json'), `config mismatch: ${diffs.join('; ')}`);
     }
-    const state = JSON.parse(Buffer.from(read('state.json')).toString('utf8')) as Record<string, unknown>;
-    const groups: Record<string, Record<string, tf.Tensor>> = {};
-    const disposeAll = () => Object.values(groups).forEach((g) => tf.dispose(Object.values(g)));
+    const state = readJson('state.json');
+    const groups: TensorGroups = {};
+    const dispose = () => Object.values(groups).forEach((g) => tf.dispose(Object.values(g)));
     try {
-      for (const name of Object.keys(manifest.files).filter((n) => n.endsWith('.safetensors'))) {
-        const file = join(d, name);
-        groups[name.slice(0, -'.safetensors'.length)] = safetensorsToTensors(decodeSafetensors(read(name), file), file);
+      for (const file of Object.keys(manifest.files).filter((f) => f.endsWith(TENSOR_EXT)).sort()) {
+        const path = join(d, file);
+        groups[file.slice(0, -TENSOR_EXT.length)] = safetensorsToTensors(decodeSafetensors(readVerified(d, manifest, file), path), path);
       }
     } catch (err) {
-      disposeAll();
+      dispose();
       throw err;
     }
-    return { dir: d, step: manifest.step, groups, state, config, dispose: disposeAll };
+    return { dir: d, step: manifest.step, groups, state, config, dispose };
+  }
+
+  /** Keeps `keep` plus the newest keepLast-1 others; also clears temporaries of crashed processes. */
+  private prune(keep: string): void {
+    const others = this.list().filter((c) => c.dir !== keep);
+    const excess = others.length - (this.keepLast - 1);
+    for (const c of others.slice(0, Math.max(0, excess))) rmSync(c.dir, { recursive: true, force: true });
+    removeForeignTemps(this.dir);
   }
 }
 
-const show = (v: unknown) => (v === undefined ? 'absent' : JSON.stringify(v));
-
-/** Lists differing dotted keys: "model.depth is 6 in the checkpoint but 4 in this run". */
-export function diffConfig(stored: Record<string, unknown>, current: Record<string, unknown>, ignore: string[]): string[] {
-  const out: string[] = [];
-  const walk = (a: unknown, b: unknown, path: string) => {
-    if (path && ignore.some((k) => path === k || path.startsWith(`${k}.`))) return;
-    const isObj = (x: unknown) => x !== null && typeof x === 'object' && !Array.isArray(x);
-    if (isObj(a) && isObj(b)) {
-      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
-      for (const k of [...keys].sort()) walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
-    } else if (JSON.stringify(a) !== JSON.stringify(b)) {
-      out.push(`${path} is ${show(a)} in the checkpoint but ${show(b)} in this run`);
-    }
+function readManifest(dir: string): Manifest {
+  const file = join(dir, MANIFEST);
+  if (!existsSync(file)) throw new CheckpointError(file, 'is missing: the folder is not a complete checkpoint');
+  let m: Manifest;
+  try {
+    m = JSON.parse(readFileSync(file, 'utf8')) as Manifest;
+  } catch (err) {
+    throw new CheckpointError(file, `is corrupt: not valid JSON (${firstLine(err)})`);
+  }
+  const bad = (why: string): never => {
+    throw new CheckpointError(file, `is corrupt: ${why}`);
   };
-  walk(stored, current, '');
-  return out;
+  if (m === null || typeof m !== 'object') bad('not a JSON object');
+  if (m.format !== CHECKPOINT_FORMAT) bad(`checkpoint format ${JSON.stringify(m.format)} is not supported (this version reads format ${CHECKPOINT_FORMAT})`);
+  if (!Number.isSafeInteger(m.step) || m.step < 0) bad(`step ${JSON.stringify(m.step)} is not a non-negative integer`);
+  const dirStep = STEP_DIR.exec(basename(dir));
+  if (dirStep && Number(dirStep[1]) !== m.step) bad(`it records step ${m.step} but the folder is step ${Number(dirStep[1])}`);
+  if (m.files === null || typeof m.files !== 'object') bad('no file list');
+  for (const [name, f] of Object.entries(m.files)) {
+    if (!/^[^/\\]+$/.test(name) || name === '.' || name === '..') bad(`file name ${JSON.stringify(name)} is not a plain file name`);
+    if (!f || typeof f.sha256 !== 'string' || !/^[0-9a-f]{64}$/.test(f.sha256) || !Number.isSafeInteger(f.bytes) || f.bytes < 0) bad(`entry of ${name} lacks a valid sha256 and size`);
+  }
+  for (const required of ['config.json', 'state.json']) if (!(required in m.files)) bad(`${required} is not listed`);
+  return m;
+}
+
+/** The bytes of `file` after checking its size and SHA-256 against the manifest. */
+function readVerified(dir: string, manifest: Manifest, file: string): Uint8Array {
+  const path = join(dir, file);
+  const want = manifest.files[file];
+  if (!want) throw new CheckpointError(path, 'is not listed in the manifest');
+  if (!existsSync(path)) throw new CheckpointError(path, 'is missing from the checkpoint');
+  const size = statSync(path).size;
+  if (size !== want.bytes) throw new CheckpointError(path, `is corrupt or truncated: ${size} bytes, the manifest says ${want.bytes}`);
+  const bytes = readFileSync(path);
+  if (sha256(bytes) !== want.sha256) throw new CheckpointError(path, 'is corrupt: its SHA-256 does not match the manifest');
+  return bytes;
 }

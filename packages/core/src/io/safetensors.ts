@@ -1,45 +1,97 @@
 /**
- * The safetensors format, read and written by hand (no maintained npm
- * package exists): 8-byte little-endian header length N, N bytes of JSON
- * {name: {dtype, shape, data_offsets: [begin, end)}, __metadata__?}, then the
- * raw little-endian row-major data. The reader validates everything it can,
- * since checkpoints come from disk and from other tools.
+ * The safetensors format, read and written by hand: an 8-byte little-endian
+ * header length N, N bytes of UTF-8 JSON {name: {dtype, shape, data_offsets:
+ * [begin, end)}, __metadata__?: {string: string}} padded with spaces to a
+ * multiple of 8, then the raw little-endian row-major data. The reader checks
+ * everything it can, since files come from disk and from other tools.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { CheckpointError } from '../errors.js';
+import { bfloat16ToFloat32, float16ToFloat32 } from './half.js';
+import { findDuplicateKey } from './jsonKeys.js';
 
-export type StDtype = 'F32' | 'F16' | 'BF16' | 'F64' | 'I32' | 'I64' | 'I16' | 'I8' | 'U8' | 'BOOL';
-export type RawTensor = { dtype: StDtype; shape: number[]; data: Float32Array | Int32Array | Uint8Array | Float64Array | Int16Array | Int8Array | BigInt64Array | Uint16Array };
+/** Stored dtypes. F16 and BF16 data are kept as their raw 16-bit patterns. */
+export type StDtype = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'I32' | 'I16' | 'I8' | 'U8' | 'BOOL';
+export type StData = Float64Array | Float32Array | Uint16Array | BigInt64Array | Int32Array | Int16Array | Int8Array | Uint8Array;
+export interface RawTensor {
+  dtype: StDtype;
+  shape: number[];
+  data: StData;
+}
+export interface DecodedSafetensors {
+  tensors: Record<string, RawTensor>;
+  metadata: Record<string, string>;
+}
 
-const BYTES: Record<StDtype, number> = { F32: 4, F16: 2, BF16: 2, F64: 8, I32: 4, I64: 8, I16: 2, I8: 1, U8: 1, BOOL: 1 };
+type StArrayClass = { new (length: number): StData; readonly BYTES_PER_ELEMENT: number; readonly name: string };
+const ARRAY: Record<StDtype, StArrayClass> = {
+  F64: Float64Array,
+  F32: Float32Array,
+  F16: Uint16Array,
+  BF16: Uint16Array,
+  I64: BigInt64Array,
+  I32: Int32Array,
+  I16: Int16Array,
+  I8: Int8Array,
+  U8: Uint8Array,
+  BOOL: Uint8Array,
+};
+const isDtype = (d: unknown): d is StDtype => typeof d === 'string' && Object.hasOwn(ARRAY, d);
+const bytesOf = (d: StDtype) => ARRAY[d].BYTES_PER_ELEMENT;
+
 /** Headers beyond this are refused: a corrupt length field must not make us allocate gigabytes. */
 export const MAX_HEADER_BYTES = 100 * 1024 * 1024;
+const METADATA_KEY = '__metadata__';
+const isLittleEndianHost = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-const isLittleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Element count of a shape, or a description of what is wrong with it. */
+function numelOf(shape: unknown): number | string {
+  if (!Array.isArray(shape)) return 'shape is not an array';
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) return `shape ${JSON.stringify(shape)} has a dimension that is not a non-negative integer`;
+    n *= d;
+  }
+  if (!Number.isSafeInteger(n)) return `shape ${JSON.stringify(shape)} is too large`;
+  return n;
+}
 
-export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?: Record<string, string>): Uint8Array {
-  if (!isLittleEndian) throw new CheckpointError('<memory>', 'big-endian hosts are not supported');
+/** Encodes tensors; data is laid out largest element size first (then by name) so every tensor is aligned. */
+export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?: Record<string, string>, file = '<memory>'): Uint8Array {
+  const fail = (why: string): never => {
+    throw new CheckpointError(file, `cannot encode safetensors: ${why}`);
+  };
+  if (!isLittleEndianHost) fail('big-endian hosts are not supported');
   const header: Record<string, unknown> = {};
-  if (metadata) header['__metadata__'] = metadata;
-  let offset = 0;
-  const names = Object.keys(tensors).sort();
+  if (metadata) {
+    for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(`metadata ${k} is not a string`);
+    header[METADATA_KEY] = metadata;
+  }
+  const names = Object.keys(tensors);
+  if (names.includes(METADATA_KEY)) fail(`${METADATA_KEY} is reserved and cannot name a tensor`);
   for (const name of names) {
     const t = tensors[name]!;
-    const n = t.shape.reduce((a, b) => a * b, 1);
-    const bytes = n * BYTES[t.dtype];
-    if (t.data.byteLength !== bytes) {
-      throw new CheckpointError('<memory>', `tensor ${name}: ${t.data.byteLength} bytes of data for shape [${t.shape}] ${t.dtype} (expected ${bytes})`);
-    }
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
-    offset += bytes;
+    if (!isDtype(t.dtype)) fail(`tensor ${name} has unknown dtype ${JSON.stringify(t.dtype)}`);
+    const n = numelOf(t.shape);
+    if (typeof n === 'string') return fail(`tensor ${name}: ${n}`);
+    const want = ARRAY[t.dtype];
+    if (!(t.data instanceof want)) fail(`tensor ${name}: ${t.dtype} data must be a ${want.name}, got ${t.data?.constructor?.name}`);
+    if (t.data.length !== n) fail(`tensor ${name}: ${t.data.length} elements of data for shape [${t.shape}]`);
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
-  const out = new Uint8Array(8 + json.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
+  names.sort((a, b) => bytesOf(tensors[b]!.dtype) - bytesOf(tensors[a]!.dtype) || (a < b ? -1 : a > b ? 1 : 0));
+  let offset = 0;
+  for (const name of names) {
+    const t = tensors[name]!;
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const headerLen = Math.ceil(json.length / 8) * 8;
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
   out.set(json, 8);
-  let pos = 8 + json.length;
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
   for (const name of names) {
     const d = tensors[name]!.data;
     out.set(new Uint8Array(d.buffer, d.byteOffset, d.byteLength), pos);
@@ -48,136 +100,115 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
   return out;
 }
 
-function f16ToF32(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const f = h & 0x3ff;
-  if (e === 0) return s * 2 ** -14 * (f / 1024);
-  if (e === 31) return f ? NaN : s * Infinity;
-  return s * 2 ** (e - 15) * (1 + f / 1024);
-}
-
-export interface DecodedSafetensors {
-  tensors: Record<string, RawTensor>;
-  metadata: Record<string, string>;
-}
-
+/** Decodes and validates a safetensors file; `file` names it in errors. Tensor data is copied out of `bytes`. */
 export function decodeSafetensors(bytes: Uint8Array, file = '<memory>'): DecodedSafetensors {
   const fail = (why: string): never => {
     throw new CheckpointError(file, `not a valid safetensors file: ${why}`);
   };
-  if (bytes.length < 8) fail(`only ${bytes.length} bytes (truncated)`);
+  if (bytes.length < 8) fail(`only ${bytes.length} bytes, less than the 8-byte header length (truncated)`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n64 = view.getBigUint64(0, true);
   if (n64 > BigInt(MAX_HEADER_BYTES)) fail(`header length ${n64} exceeds the ${MAX_HEADER_BYTES}-byte cap`);
   const n = Number(n64);
   if (8 + n > bytes.length) fail(`header length ${n} runs past the end of the ${bytes.length}-byte file (truncated)`);
-  let header: Record<string, unknown>;
+
+  let text: string;
+  let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n)));
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + n));
+    header = JSON.parse(text);
   } catch (err) {
     return fail(`header is not valid UTF-8 JSON (${(err as Error).message})`);
   }
-  if (header === null || typeof header !== 'object' || Array.isArray(header)) fail('header is not a JSON object');
+  if (header === null || typeof header !== 'object' || Array.isArray(header)) return fail('header is not a JSON object');
+  const dup = findDuplicateKey(text);
+  if (dup) fail(dup.path.length === 0 ? `tensor name ${JSON.stringify(dup.key)} appears twice` : `key ${JSON.stringify(dup.key)} appears twice in the entry of ${dup.path[0]}`);
+
+  const entries = header as Record<string, unknown>;
+  const metadata = entries[METADATA_KEY] ?? {};
+  if (metadata === null || typeof metadata !== 'object' || Array.isArray(metadata) || Object.values(metadata).some((v) => typeof v !== 'string')) {
+    fail(`${METADATA_KEY} must map names to strings`);
+  }
+
   const dataStart = 8 + n;
   const dataLen = bytes.length - dataStart;
-  const metadata = (header['__metadata__'] ?? {}) as Record<string, string>;
-  const spans: [number, number, string][] = [];
-  const tensors: Record<string, RawTensor> = {};
-  for (const [name, raw] of Object.entries(header)) {
-    if (name === '__metadata__') continue;
-    const e = raw as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-    if (!e || typeof e !== 'object') fail(`entry ${name} is not an object`);
-    const dtype = e.dtype as StDtype;
-    if (!(dtype in BYTES)) fail(`tensor ${name} has unknown dtype ${JSON.stringify(e.dtype)}`);
-    const shape = e.shape;
-    if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) fail(`tensor ${name} has an invalid shape`);
-    const offs = e.data_offsets;
-    if (!Array.isArray(offs) || offs.length !== 2 || offs.some((o) => !Number.isInteger(o) || o < 0)) fail(`tensor ${name} has invalid data_offsets`);
-    const [b, en] = offs as [number, number];
-    const size = (shape as number[]).reduce((a, c) => a * c, 1) * BYTES[dtype];
-    if (en < b || en - b !== size) fail(`tensor ${name}: data_offsets [${b}, ${en}) hold ${en - b} bytes but shape [${shape}] ${dtype} needs ${size}`);
-    if (en > dataLen) fail(`tensor ${name} ends at byte ${en} but the data section has ${dataLen} bytes (truncated)`);
-    spans.push([b, en, name]);
-    // Copy into a fresh buffer: a Node Buffer's .slice is a view into a shared pool.
-    const slice = new Uint8Array(en - b);
-    slice.set(bytes.subarray(dataStart + b, dataStart + en));
-    tensors[name] = { dtype, shape: shape as number[], data: typed(dtype, slice.buffer) };
+  const spans: { begin: number; end: number; name: string; dtype: StDtype; shape: number[]; numel: number }[] = [];
+  for (const [name, e] of Object.entries(entries)) {
+    if (name === METADATA_KEY) continue;
+    if (e === null || typeof e !== 'object' || Array.isArray(e)) return fail(`entry of tensor ${name} is not an object`);
+    const { dtype, shape, data_offsets: offs } = e as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (!isDtype(dtype)) return fail(`tensor ${name} has unknown dtype ${JSON.stringify(dtype)}`);
+    const numel = numelOf(shape);
+    if (typeof numel === 'string') return fail(`tensor ${name}: ${numel}`);
+    if (!Array.isArray(offs) || offs.length !== 2 || offs.some((o) => !Number.isSafeInteger(o) || o < 0)) {
+      return fail(`tensor ${name} has invalid data_offsets ${JSON.stringify(offs)}`);
+    }
+    const [begin, end] = offs as [number, number];
+    const size = numel * bytesOf(dtype);
+    if (end < begin || end - begin !== size) {
+      fail(`tensor ${name}: data_offsets [${begin}, ${end}) hold ${end - begin} bytes but shape [${shape}] ${dtype} needs ${size}`);
+    }
+    if (end > dataLen) fail(`tensor ${name} ends at byte ${end} but the data section has only ${dataLen} bytes (truncated)`);
+    spans.push({ begin, end, name, dtype, shape: shape as number[], numel });
   }
-  spans.sort((a, c) => a[0] - c[0]);
+
+  // The tensors must tile the data section exactly: no overlaps, no gaps, no trailing bytes.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
   let cursor = 0;
-  for (const [b, e, name] of spans) {
-    if (b !== cursor) fail(b < cursor ? `tensor ${name} overlaps another tensor` : `gap before tensor ${name} (bytes ${cursor}-${b} belong to no tensor)`);
-    cursor = e;
+  for (const s of spans) {
+    if (s.begin < cursor) fail(`tensor ${s.name} overlaps another tensor (bytes ${s.begin}-${cursor})`);
+    if (s.begin > cursor) fail(`gap before tensor ${s.name} (bytes ${cursor}-${s.begin} belong to no tensor)`);
+    cursor = s.end;
   }
-  if (cursor !== dataLen) fail(`data section has ${dataLen} bytes but tensors cover ${cursor}`);
-  return { tensors, metadata };
+  if (cursor !== dataLen) fail(`data section has ${dataLen} bytes but the tensors cover ${cursor}`);
+
+  const tensors: Record<string, RawTensor> = {};
+  for (const s of spans) {
+    // A copy, not a view: offsets need not be aligned, and a Node Buffer may share a pooled ArrayBuffer.
+    const data = new ARRAY[s.dtype](s.numel);
+    new Uint8Array(data.buffer).set(bytes.subarray(dataStart + s.begin, dataStart + s.end));
+    tensors[s.name] = { dtype: s.dtype, shape: s.shape, data };
+  }
+  return { tensors, metadata: metadata as Record<string, string> };
 }
 
-function typed(dtype: StDtype, buf: ArrayBuffer): RawTensor['data'] {
-  switch (dtype) {
-    case 'F32':
-      return new Float32Array(buf);
-    case 'F64':
-      return new Float64Array(buf);
-    case 'I32':
-      return new Int32Array(buf);
-    case 'I64':
-      return new BigInt64Array(buf);
-    case 'I16':
-      return new Int16Array(buf);
-    case 'I8':
-      return new Int8Array(buf);
-    case 'F16':
-    case 'BF16':
-      return new Uint16Array(buf);
-    default:
-      return new Uint8Array(buf);
-  }
-}
-
-/** Converts a decoded tensor to a tfjs tensor (float32, int32 or bool), widening/narrowing with checks. */
+/**
+ * A decoded tensor as a tfjs tensor: floats become float32 (F64 loses
+ * precision), integers int32 (I64 values outside int32 are refused), BOOL bool.
+ */
 export function rawToTensor(name: string, t: RawTensor, file = '<memory>'): tf.Tensor {
-  const d = t.data;
   switch (t.dtype) {
     case 'F32':
-      return tf.tensor(d as Float32Array, t.shape, 'float32');
+      return tf.tensor(t.data as Float32Array, t.shape, 'float32');
     case 'F64':
-      return tf.tensor(Float32Array.from(d as Float64Array), t.shape, 'float32');
+      return tf.tensor(Float32Array.from(t.data as Float64Array), t.shape, 'float32');
     case 'F16':
-      return tf.tensor(Float32Array.from(d as Uint16Array, f16ToF32), t.shape, 'float32');
+      return tf.tensor(float16ToFloat32(t.data as Uint16Array), t.shape, 'float32');
     case 'BF16':
-      return tf.tensor(Float32Array.from(d as Uint16Array, (h) => new Float32Array(new Uint32Array([h << 16]).buffer)[0]!), t.shape, 'float32');
+      return tf.tensor(bfloat16ToFloat32(t.data as Uint16Array), t.shape, 'float32');
     case 'I32':
-      return tf.tensor(d as Int32Array, t.shape, 'int32');
+      return tf.tensor(t.data as Int32Array, t.shape, 'int32');
     case 'I64': {
-      const out = new Int32Array(d.length);
-      (d as BigInt64Array).forEach((v, i) => {
-        if (v > 2147483647n || v < -2147483648n) throw new CheckpointError(file, `tensor ${name}: int64 value ${v} does not fit int32`);
+      const src = t.data as BigInt64Array;
+      const out = new Int32Array(src.length);
+      for (let i = 0; i < src.length; i++) {
+        const v = src[i]!;
+        if (v > 2147483647n || v < -2147483648n) throw new CheckpointError(file, `tensor ${name}: int64 value ${v} at index ${i} does not fit in int32`);
         out[i] = Number(v);
-      });
+      }
       return tf.tensor(out, t.shape, 'int32');
     }
     case 'BOOL':
-      return tf.tensor(d as Uint8Array, t.shape, 'bool');
-    default:
-      return tf.tensor(Int32Array.from(d as Int16Array | Int8Array | Uint8Array), t.shape, 'int32');
+      // Any non-zero byte is true; tfjs expects exactly 0/1.
+      return tf.tensor(Uint8Array.from(t.data as Uint8Array, (v) => (v ? 1 : 0)), t.shape, 'bool');
+    case 'I16':
+    case 'I8':
+    case 'U8':
+      return tf.tensor(Int32Array.from(t.data as Int16Array | Int8Array | Uint8Array), t.shape, 'int32');
   }
 }
 
-/** tfjs tensors -> safetensors bytes (float32 -> F32, int32 -> I32, bool -> BOOL). */
-export async function tensorsToSafetensors(tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>): Promise<Uint8Array> {
-  const raw: Record<string, RawTensor> = {};
-  for (const [name, t] of Object.entries(tensors)) {
-    const data = await t.data();
-    if (t.dtype === 'float32') raw[name] = { dtype: 'F32', shape: t.shape, data: data as Float32Array };
-    else if (t.dtype === 'int32') raw[name] = { dtype: 'I32', shape: t.shape, data: data as Int32Array };
-    else if (t.dtype === 'bool') raw[name] = { dtype: 'BOOL', shape: t.shape, data: Uint8Array.from(data as Uint8Array) };
-    else throw new CheckpointError('<memory>', `tensor ${name} has dtype ${t.dtype}, which safetensors checkpoints do not store`);
-  }
-  return encodeSafetensors(raw, metadata);
-}
-
+/** Decoded tensors as tfjs tensors; on error nothing is left allocated. */
 export function safetensorsToTensors(decoded: DecodedSafetensors, file = '<memory>'): Record<string, tf.Tensor> {
   const out: Record<string, tf.Tensor> = {};
   try {
@@ -187,4 +218,23 @@ export function safetensorsToTensors(decoded: DecodedSafetensors, file = '<memor
     throw err;
   }
   return out;
+}
+
+/** Backends return their own typed arrays; convert only when the class differs (no copy of large weights). */
+function asClass<T extends Float32Array | Int32Array | Uint8Array>(cls: new (a: ArrayLike<number>) => T, d: unknown): T {
+  return d instanceof cls ? d : new cls(d as ArrayLike<number>);
+}
+
+/** tfjs tensors -> safetensors bytes (float32 -> F32, int32 -> I32, bool -> BOOL). The tensors are not disposed. */
+export async function tensorsToSafetensors(tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>, file = '<memory>'): Promise<Uint8Array> {
+  const raw: Record<string, RawTensor> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    if (t.isDisposed) throw new CheckpointError(file, `tensor ${name} was disposed before it could be saved`);
+    const shape = [...t.shape];
+    if (t.dtype === 'float32') raw[name] = { dtype: 'F32', shape, data: asClass(Float32Array, await t.data()) };
+    else if (t.dtype === 'int32') raw[name] = { dtype: 'I32', shape, data: asClass(Int32Array, await t.data()) };
+    else if (t.dtype === 'bool') raw[name] = { dtype: 'BOOL', shape, data: asClass(Uint8Array, await t.data()) };
+    else throw new CheckpointError(file, `tensor ${name} has dtype ${t.dtype}, which safetensors checkpoints do not store`);
+  }
+  return encodeSafetensors(raw, metadata, file);
 }

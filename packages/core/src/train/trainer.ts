@@ -17,9 +17,10 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { MetricsLog } from '../report/metrics.js';
 import { ProgressBar } from '../report/progress.js';
 import { plotTrainingCurves } from '../report/plot.js';
+import type { GradientWorkers } from './parallel.js';
 
 /** Keys that may differ between a checkpoint and the run resuming it. */
-export const RESUME_IGNORED_KEYS = ['train.steps', 'out', 'resume', 'backend', 'train.logEvery', 'train.checkpointEvery', 'train.keepLast'];
+export const RESUME_IGNORED_KEYS = ['train.steps', 'out', 'resume', 'backend', 'train.logEvery', 'train.checkpointEvery', 'train.keepLast', 'train.workers'];
 
 export interface TrainerOptions {
   config: ResolvedConfig;
@@ -34,6 +35,8 @@ export interface TrainerOptions {
   plots?: boolean;
   /** Progress stream (default stderr). */
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
+  /** Data-parallel replicas that compute part of each update's micro-batches. */
+  workers?: GradientWorkers;
   /** Called after every update with its record (tests watch tensor counts here). */
   onStep?: (record: StepRecord) => void;
 }
@@ -179,13 +182,29 @@ export class Trainer {
     return result;
   }
 
-  /** Averages loss, metrics and gradients over `k` micro-batches. */
+  /** Averages loss, metrics and gradients over `k` micro-batches (spread over worker threads if any). */
   private accumulate(step: number, k: number, variables: tf.Variable[]) {
     const { task, config } = this;
+    const workers = this.opts.workers;
+    const threads = 1 + (workers?.count ?? 0);
+    const per = Math.ceil(k / threads);
+    const jobs: { start: number; count: number }[] = [];
+    for (let s = per; s < k; s += per) jobs.push({ start: step * k + s, count: Math.min(per, k - s) });
+    if (jobs.length) workers!.start(jobs);
+
     let grads: tf.Tensor[] | undefined;
     let loss = 0;
     const extra: Record<string, number> = {};
-    for (let j = 0; j < k; j++) {
+    const add = (list: tf.Tensor[]) => {
+      if (!grads) grads = list;
+      else {
+        const sum: tf.Tensor[] = grads.map((g, i) => tf.add(g, list[i]!));
+        tf.dispose(grads);
+        tf.dispose(list);
+        grads = sum;
+      }
+    };
+    for (let j = 0; j < Math.min(per, k); j++) {
       const index = step * k + j;
       const rng = stepRng(config.seed, index);
       const prepared = task.prepare?.(index, rng);
@@ -197,25 +216,25 @@ export class Trainer {
           for (const m of Object.values(kept)) tf.keep(m);
           return r.loss;
         }, variables);
-        loss += value.dataSync()[0]! / k;
+        loss += value.dataSync()[0]!;
         value.dispose();
-        for (const [name, t] of Object.entries(kept)) extra[name] = (extra[name] ?? 0) + t.dataSync()[0]! / k;
+        for (const [name, t] of Object.entries(kept)) extra[name] = (extra[name] ?? 0) + t.dataSync()[0]!;
         // A variable the loss did not reach this step (e.g. a block skipped by layer drop) gets a zero gradient.
-        const list = variables.map((v) => named[v.name] ?? tf.zerosLike(v));
-        const scaled = k === 1 ? list : list.map((g) => tf.div(g, k));
-        if (k > 1) tf.dispose(list);
-        if (!grads) grads = scaled;
-        else {
-          const sum: tf.Tensor[] = grads.map((g, i) => tf.add(g, scaled[i]!));
-          tf.dispose(grads);
-          tf.dispose(scaled);
-          grads = sum;
-        }
+        add(variables.map((v) => named[v.name] ?? tf.zerosLike(v)));
       } finally {
         tf.dispose(Object.values(kept));
         if (prepared !== undefined) task.release?.(prepared);
       }
     }
-    return { grads: grads!, loss, extra };
+    jobs.forEach((_, w) => {
+      const r = workers!.collect(w);
+      loss += r.loss;
+      for (const [name, v] of Object.entries(r.metrics)) extra[name] = (extra[name] ?? 0) + v;
+      add(r.grads);
+    });
+    for (const name of Object.keys(extra)) extra[name]! /= k;
+    const averaged = k === 1 ? grads! : grads!.map((g) => tf.div(g, k));
+    if (k > 1) tf.dispose(grads!);
+    return { grads: averaged, loss: loss / k, extra };
   }
 }

@@ -1,0 +1,132 @@
+/**
+ * Throughput of a modality's pretraining step (student forward + backward,
+ * teacher forward, optimiser and EMA update): samples/s, tokens/s, achieved
+ * GFLOP/s from an analytic FLOP count of the Transformer, that rate as a
+ * fraction of a plain matMul measured in the same process, peak RSS and tfjs
+ * memory. Used by `npm run bench`; not a test.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pretrain, prepareRun } from '../cli/commands.js';
+import { Data2VecPretrainTask } from '../model/data2vec.js';
+import { stepRng } from './stepRng.js';
+import type { Modality } from '../registry/modality.js';
+
+export interface StepBenchOptions {
+  modality: string | Modality;
+  preset?: string;
+  overrides?: Record<string, unknown>;
+  /** Measured updates after warm-up. */
+  steps: number;
+  warmup: number;
+}
+
+export interface StepBenchResult {
+  modality: string;
+  backend: string;
+  workers: number;
+  samplesPerUpdate: number;
+  tokensPerSample: number;
+  secondsPerUpdate: { median: number; min: number; max: number };
+  samplesPerSecond: number;
+  tokensPerSecond: number;
+  gflopPerUpdate: number;
+  gflopsAchieved: number;
+  matmulGflops: number;
+  fractionOfMatmul: number;
+  peakRssMiB: number;
+  tfjsMiB: number;
+}
+
+/** FLOPs of one Transformer forward over `tokens` tokens (matmuls only; 2 per multiply-add). */
+export function transformerForwardFlops(depth: number, dim: number, ffn: number, tokensPerSample: number, samples: number): number {
+  const n = tokensPerSample * samples;
+  const dense = 2 * n * (4 * dim * dim + 2 * dim * ffn);
+  const attention = 2 * 2 * samples * tokensPerSample * tokensPerSample * dim;
+  return depth * (dense + attention);
+}
+
+/** Plain 2-D matMul rate on the active backend, GFLOP/s (median of 7). */
+export function matmulRate(): number {
+  const a = tf.randomNormal([2048, 256]);
+  const b = tf.randomNormal([256, 1024]);
+  const run = () => tf.tidy(() => tf.slice(tf.reshape(tf.matMul(a, b), [-1]), 0, 1).dataSync());
+  run();
+  const ts: number[] = [];
+  for (let i = 0; i < 7; i++) {
+    const t0 = performance.now();
+    run();
+    ts.push(performance.now() - t0);
+  }
+  tf.dispose([a, b]);
+  ts.sort((x, y) => x - y);
+  return (2 * 2048 * 256 * 1024) / ts[3]! / 1e6;
+}
+
+export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchResult> {
+  const out = mkdtempSync(join(tmpdir(), 'd2v-bench-'));
+  const overrides = { ...o.overrides, out, 'train.steps': o.warmup + o.steps, 'train.checkpointEvery': 1e9, 'train.logEvery': 1 };
+  const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides });
+  // Tokens per sample: the Transformer input length of one real batch.
+  const probe = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
+  const batch = (await modality.createData(config, 'train')).batch(0, 1, stepRng(config.seed, 0));
+  const tokens = tf.tidy(() => probe.encoder.embed(probe.encoder.features(batch, { training: false }), { training: false }).x.shape[1]!);
+  batch.dispose();
+  probe.dispose();
+  const matmul = matmulRate();
+  const times: number[] = [];
+  let peakRss = process.memoryUsage().rss;
+  let tfBytes = 0;
+  const r = await pretrain({
+    modality: o.modality,
+    preset: o.preset,
+    overrides,
+    plots: false,
+    log: () => {},
+    progressStream: { write: () => true, isTTY: false } as never,
+  });
+  // Per-update wall times come from the trainer's own metrics records.
+  const { readMetrics } = await import('../report/metrics.js');
+  for (const rec of readMetrics(join(out, 'metrics.jsonl'))) if (rec.step > o.warmup && typeof rec['sec'] === 'number') times.push(rec['sec']);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  tfBytes = tf.memory().numBytes;
+  rmSync(out, { recursive: true, force: true });
+  if (!times.length) times.push(r.secondsPerStep);
+  times.sort((a, b) => a - b);
+  const med = times[Math.floor(times.length / 2)]!;
+  const samples = config.train.batchSize * config.optim.accumulate;
+  const m = config.model;
+  const fwd = transformerForwardFlops(m.depth, m.dim, m.ffnDim, tokens, samples);
+  const gflop = (4 * fwd) / 1e9; // student forward + backward (3x) and teacher forward (1x)
+  return {
+    modality: modality.name,
+    backend: config.backend,
+    workers: config.train.workers,
+    samplesPerUpdate: samples,
+    tokensPerSample: tokens,
+    secondsPerUpdate: { median: med, min: times[0]!, max: times.at(-1)! },
+    samplesPerSecond: samples / med,
+    tokensPerSecond: (samples * tokens) / med,
+    gflopPerUpdate: gflop,
+    gflopsAchieved: gflop / med,
+    matmulGflops: matmul,
+    fractionOfMatmul: gflop / med / matmul,
+    peakRssMiB: peakRss / 2 ** 20,
+    tfjsMiB: tfBytes / 2 ** 20,
+  };
+}
+
+export function benchTable(rows: StepBenchResult[]): string {
+  const lines = [
+    '| modality | backend | workers | samples/update | s/update (median, min-max) | samples/s | tokens/s | GFLOP/s | matMul GFLOP/s | fraction | peak RSS MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of rows) {
+    lines.push(
+      `| ${r.modality} | ${r.backend} | ${r.workers} | ${r.samplesPerUpdate} | ${r.secondsPerUpdate.median.toFixed(2)} (${r.secondsPerUpdate.min.toFixed(2)}-${r.secondsPerUpdate.max.toFixed(2)}) | ${r.samplesPerSecond.toFixed(1)} | ${r.tokensPerSecond.toFixed(0)} | ${r.gflopsAchieved.toFixed(1)} | ${r.matmulGflops.toFixed(1)} | ${(100 * r.fractionOfMatmul).toFixed(0)}% | ${r.peakRssMiB.toFixed(0)} |`,
+    );
+  }
+  return lines.join('\n');
+}

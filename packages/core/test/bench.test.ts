@@ -1,0 +1,27 @@
+import { describe, it, expect } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+describe('benchmark smoke test', () => {
+  it('starts and writes its JSON and table on a tiny run', () => {
+    const out = mkdtempSync(join(tmpdir(), 'd2v-bench-smoke-'));
+    const script = resolve(__dirname, '../bench/pretrain-step.ts');
+    const toy = resolve(__dirname, 'fixtures/toy-modality.ts');
+    execFileSync('npx', ['tsx', script, '--modality', toy, '--backends', 'wasm', '--workers', '0', '--steps', '2', '--warmup', '1', '--set', 'train.batchSize=4', '--out', out], {
+      stdio: 'pipe',
+      timeout: 120_000,
+    });
+    const j = JSON.parse(readFileSync(join(out, 'bench.json'), 'utf8'));
+    expect(j.rows).toHaveLength(1);
+    const r = j.rows[0];
+    expect(r.modality).toBe('toy');
+    expect(r.samplesPerUpdate).toBe(8);
+    expect(r.tokensPerSample).toBe(16);
+    expect(r.samplesPerSecond).toBeGreaterThan(0);
+    expect(r.gflopsAchieved).toBeGreaterThan(0);
+    expect(r.matmulGflops).toBeGreaterThan(0);
+    expect(readFileSync(join(out, 'bench.md'), 'utf8')).toContain('| toy | wasm | 0 | 8 |');
+  });
+});
