@@ -5,7 +5,7 @@ import { initBackend } from '../backend/registry.js';
 import { loadModality } from '../registry/registry.js';
 import { Data2VecPretrainTask } from '../model/data2vec.js';
 import { stepRng } from './stepRng.js';
-import { CTRL } from './parallel.js';
+import { CTRL, valuesOf } from './parallel.js';
 import type { WorkerInit } from './parallel.js';
 
 const init = workerData as WorkerInit;
@@ -60,7 +60,7 @@ for (;;) {
       for (const v of student) {
         const g = named[v.name];
         if (g) {
-          const d = g.dataSync();
+          const d = valuesOf(g);
           for (let j = 0; j < d.length; j++) grads[o + j]! += d[j]!;
         }
         o += v.size;

@@ -25,6 +25,15 @@ export interface ParamLayout {
   total: number;
 }
 
+/**
+ * The values of a tensor without allocating: a view of the wasm heap when the
+ * backend offers one (dataSync would allocate a fresh copy per call).
+ */
+export function valuesOf(t: tf.Tensor): Float32Array {
+  const be = tf.backend() as unknown as { typedArrayFromHeap?: (t: tf.TensorInfo) => Float32Array };
+  return be.typedArrayFromHeap ? be.typedArrayFromHeap(t as unknown as tf.TensorInfo) : (t.dataSync() as Float32Array);
+}
+
 export function layoutOf(vars: { name: string; size: number }[]): ParamLayout {
   const sizes = vars.map((v) => v.size);
   return { names: vars.map((v) => v.name), sizes, total: sizes.reduce((a, b) => a + b, 0) };
@@ -87,12 +96,12 @@ export class GradientWorkers {
   private publish(): void {
     let o = 0;
     for (const v of this.student) {
-      this.weights.set(v.dataSync() as Float32Array, o);
+      this.weights.set(valuesOf(v), o);
       o += v.size;
     }
     o = 0;
     for (const v of this.teacherVars) {
-      this.teacher.set(v.dataSync() as Float32Array, o);
+      this.teacher.set(valuesOf(v), o);
       o += v.size;
     }
   }
