@@ -6,7 +6,7 @@ export type { RngState } from './train/rng.js';
 export { stepRng } from './train/stepRng.js';
 
 // Tensors and layers
-export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime } from './ops/basic.js';
+export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime, applyMaskEmbedding } from './ops/basic.js';
 export { Module, ModuleGroup } from './nn/module.js';
 export type { ParamInfo, ParamOptions } from './nn/module.js';
 export { Linear, LayerNorm } from './nn/layers.js';

@@ -8,7 +8,7 @@
  * be far slower on tfjs-wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, Rng, truncNormal, type Batch, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
+import { Module, Linear, Rng, truncNormal, applyMaskEmbedding, type Batch, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
 import type { VisionBatch } from './batch.js';
 
 export interface PatchEncoderConfig {
@@ -94,11 +94,8 @@ export class PatchEncoder extends Module implements FeatureEncoder {
     return tf.tidy(() => {
       let x: tf.Tensor = f.features;
       const [b] = x.shape;
-      if (ctx.mask) {
-        // The mask covers patches only (the CLS token is never masked).
-        const m = tf.expandDims(ctx.mask, -1);
-        x = tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, this.maskEmb));
-      }
+      // The mask covers patches only (the CLS token is never masked).
+      if (ctx.mask) x = applyMaskEmbedding(x, ctx.mask, this.maskEmb);
       if (this.clsToken) x = tf.concat([tf.tile(this.clsToken, [b!, 1, 1]), x], 1);
       if (this.pos) x = tf.add(x, this.pos);
       let attnBias: tf.Tensor | undefined;

@@ -62,3 +62,11 @@ export function maskedMeanOverTime(x: tf.Tensor3D, paddingMask?: tf.Tensor2D): t
     return tf.div(sum, tf.maximum(tf.sum(keep, 1), 1)) as tf.Tensor2D;
   });
 }
+
+/** x [B, T, C] with the rows where mask [B, T] is 1 replaced by the learned mask embedding [C]. */
+export function applyMaskEmbedding(x: tf.Tensor, mask: tf.Tensor2D, embedding: tf.Tensor): tf.Tensor {
+  return tf.tidy(() => {
+    const m = tf.expandDims(mask, -1);
+    return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, embedding));
+  });
+}
