@@ -163,3 +163,19 @@ describe('SIMD batched matmul (attention products)', () => {
     }
   });
 });
+
+describe('Identity shares data on wasm', () => {
+  it('clone costs no copy and survives disposing the source', async () => {
+    await tf.setBackend('wasm');
+    const a = tf.tensor1d([1, 2, 3]);
+    const bytes = tf.memory().numBytes;
+    const b = tf.clone(a);
+    expect(tf.memory().numBytes).toBe(bytes);
+    a.dispose();
+    expect([...b.dataSync()]).toEqual([1, 2, 3]);
+    b.dispose();
+    const g = tf.grad((x: tf.Tensor) => tf.sum(tf.mul(x, x)))(tf.tensor1d([1, -2]));
+    expect([...g.dataSync()]).toEqual([2, -4]);
+    g.dispose();
+  });
+});

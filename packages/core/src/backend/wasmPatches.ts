@@ -5,7 +5,9 @@
  * kernels so that:
  *  - transpose flags become explicit (cheap) transposes + the fast path;
  *  - x[B, M, K] @ W[K, N] with shared weights runs as one [B*M, K] @ [K, N];
- *  - rank-5+ transposes are collapsed to rank <= 4 where axes stay adjacent.
+ *  - rank-5+ transposes are collapsed to rank <= 4 where axes stay adjacent;
+ *  - true batched products run our SIMD kernel (bmm.ts);
+ *  - Identity shares data instead of copying it.
  * Results are identical up to float rounding (tested against the cpu backend).
  */
 import * as tf from '@tensorflow/tfjs-core';
@@ -15,6 +17,7 @@ type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unkno
 
 interface Backend {
   disposeData(dataId: unknown, force?: boolean): boolean;
+  incRef(dataId: unknown): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array;
 }
@@ -126,6 +129,20 @@ function transposePatch(orig: KernelFunc): KernelFunc {
   };
 }
 
+/**
+ * Identity shares the data (refcount +1) as the cpu backend does, instead of copying it.
+ * tfjs clones every tensor it saves for the backward pass, so this removes a copy per saved
+ * tensor; wasm kernels never write into their inputs, so sharing is safe.
+ */
+function identityPatch(orig: KernelFunc): KernelFunc {
+  return ({ inputs, backend, attrs }) => {
+    const x = inputs['x']!;
+    if (x.dtype === 'string') return orig({ inputs, backend, attrs });
+    (backend as Backend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+}
+
 /** Installs the patches (idempotent); returns a function that restores the original kernels. */
 export function patchWasmKernels(): () => void {
   if (!patched.size) {
@@ -134,6 +151,7 @@ export function patchWasmKernels(): () => void {
     replace('BatchMatMul', matMulPatch);
     replace('_FusedMatMul', matMulPatch);
     replace('Transpose', transposePatch);
+    replace('Identity', identityPatch);
   }
   return unpatchWasmKernels;
 }
