@@ -1,93 +1,137 @@
-/** A common in-memory image dataset for IDX files and image folders. */
+/**
+ * Opens a dataset folder as an ImageDataset: IDX files (MNIST / Fashion-MNIST
+ * naming) or an ImageFolder tree, with or without train/test sub-folders.
+ */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { DataError } from '@d2v/core';
+import { basename, join, resolve } from 'node:path';
+import { ConfigError, DataError } from '@d2v/core';
 import { loadIdxDataset } from './idx.js';
-import { loadImageFolder, type ImageFolderOptions } from './imageFolder.js';
+import { classFolders, loadImageFolder, type ImageFolderOptions } from './imageFolder.js';
+import { InMemoryImageDataset, convertChannels, type ImageDataset } from './memoryDataset.js';
+
+export { InMemoryImageDataset, convertChannels } from './memoryDataset.js';
+export type { ImageDataset, SkippedFile } from './memoryDataset.js';
+export { ImageBatcher } from './batcher.js';
+export type { ImageBatcherOptions, ImageTensorBatch } from './batcher.js';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
-export interface ImageDataset {
-  readonly length: number;
-  readonly height: number;
-  readonly width: number;
-  readonly channels: number;
-  readonly numClasses: number;
-  readonly classNames: string[];
-  /** Where it came from, for logs. */
-  readonly source: string;
-  /** Files skipped as unreadable (skipBad). */
-  readonly skipped: { file: string; reason: string }[];
-  /** Pixels HWC (uint8) and the label of sample i. */
-  get(i: number): { pixels: Uint8Array; label: number };
+export type DatasetSplit = 'train' | 'test';
+
+export interface ImageDatasetSpec extends ImageFolderOptions {
+  /** A folder of IDX files or an ImageFolder tree. */
+  path?: string;
+  /** Explicit IDX files (instead of `path`). */
+  images?: string;
+  labels?: string;
+  /** Default 'train'. */
+  split?: DatasetSplit;
 }
 
-export class InMemoryImageDataset implements ImageDataset {
-  constructor(
-    readonly pixels: Uint8Array,
-    readonly labels: Uint8Array | Int32Array,
-    readonly height: number,
-    readonly width: number,
-    readonly channels: number,
-    readonly classNames: string[],
-    readonly source: string,
-    readonly skipped: { file: string; reason: string }[] = [],
-  ) {}
-  get length(): number {
-    return this.labels.length;
+/** File-name prefixes of each split: MNIST uses `t10k` for the test set. */
+const IDX_SPLIT_PREFIXES: Record<DatasetSplit, string[]> = { train: ['train'], test: ['t10k', 'test'] };
+/** Folder names of each split in an ImageFolder tree. */
+const FOLDER_SPLITS: Record<DatasetSplit, string[]> = { train: ['train'], test: ['test', 'val'] };
+
+// `<prefix>-images-idx3-ubyte[.gz]`; Kaggle's copies use `.idx3` instead of `-idx3`.
+const IDX_FILE = /^(.+)-(images|labels)[-.]idx([13])-ubyte(\.gz)?$/;
+
+interface IdxPair {
+  prefix: string;
+  images: string;
+  labels: string;
+}
+
+/** IDX image/label pairs in a folder, by prefix; an image file without labels is an error. */
+function idxPairs(dir: string): IdxPair[] {
+  const byPrefix = new Map<string, { images?: string; labels?: string }>();
+  for (const name of readdirSync(dir).sort()) {
+    const m = IDX_FILE.exec(name);
+    if (!m) continue;
+    const [, prefix, kind, rank] = m as unknown as [string, string, 'images' | 'labels', string];
+    if ((kind === 'images') !== (rank === '3')) continue;
+    const entry = byPrefix.get(prefix) ?? {};
+    entry[kind] ??= join(dir, name);
+    byPrefix.set(prefix, entry);
   }
-  get numClasses(): number {
-    return this.classNames.length;
+  const pairs: IdxPair[] = [];
+  for (const [prefix, e] of byPrefix) {
+    if (!e.images) throw new DataError(e.labels!, `has no matching images file ${prefix}-images-idx3-ubyte[.gz] beside it`);
+    if (!e.labels) throw new DataError(e.images, `has no matching labels file ${prefix}-labels-idx1-ubyte[.gz] beside it`);
+    pairs.push({ prefix, images: e.images, labels: e.labels });
   }
-  get(i: number) {
-    const n = this.height * this.width * this.channels;
-    return { pixels: this.pixels.subarray(i * n, (i + 1) * n), label: this.labels[i]! };
+  return pairs;
+}
+
+function pickIdxPair(dir: string, pairs: IdxPair[], split: DatasetSplit): IdxPair {
+  for (const prefix of IDX_SPLIT_PREFIXES[split]) {
+    const p = pairs.find((q) => q.prefix === prefix);
+    if (p) return p;
   }
-  /** The first `count` samples of each class, in order (for few-label fine-tuning). */
-  subsetPerClass(perClass: number): InMemoryImageDataset {
-    const seen = new Map<number, number>();
-    const keep: number[] = [];
-    for (let i = 0; i < this.length; i++) {
-      const l = this.labels[i]!;
-      if ((seen.get(l) ?? 0) < perClass) {
-        seen.set(l, (seen.get(l) ?? 0) + 1);
-        keep.push(i);
-      }
+  const known = Object.values(IDX_SPLIT_PREFIXES).flat();
+  const other = pairs.filter((p) => !known.includes(p.prefix));
+  // A single unnamed pair is the training set; it is never reused as a test set.
+  if (split === 'train' && other.length === 1) return other[0]!;
+  throw new DataError(
+    dir,
+    `holds IDX files (${pairs.map((p) => p.prefix).join(', ')}) but none for the ${split} split ` +
+      `(expected ${IDX_SPLIT_PREFIXES[split].map((p) => `${p}-images-idx3-ubyte[.gz]`).join(' or ')})`,
+  );
+}
+
+/** Class names of an IDX dataset: classes.txt if present, Fashion-MNIST's for its folders, else digits. */
+function idxClassNames(pair: IdxPair, classes: string[] | undefined, labels: Uint8Array): string[] {
+  if (classes) return classes;
+  const maxLabel = labels.reduce((m, l) => Math.max(m, l), 0);
+  if (/fashion/i.test(resolve(pair.images)) && maxLabel < FASHION_MNIST_CLASSES.length) return FASHION_MNIST_CLASSES;
+  return Array.from({ length: maxLabel + 1 }, (_, i) => String(i));
+}
+
+function loadIdxSplit(pair: IdxPair, channels: 1 | 3 | undefined): InMemoryImageDataset {
+  const d = loadIdxDataset(pair.images, pair.labels);
+  const c = channels ?? 1;
+  const pixels = convertChannels(d.images, d.count * d.height * d.width, 1, c);
+  return new InMemoryImageDataset(pixels, d.labels, d.height, d.width, c, idxClassNames(pair, d.classes, d.labels), pair.images);
+}
+
+function loadFolderSplit(root: string, split: DatasetSplit, opts: ImageFolderOptions): Promise<InMemoryImageDataset> {
+  const splitDirs = [...FOLDER_SPLITS.train, ...FOLDER_SPLITS.test].filter((s) => existsSync(join(root, s)) && statSync(join(root, s)).isDirectory());
+  if (splitDirs.length === 0) {
+    // A plain root/<class>/ tree is one split; using it as the test set would report training accuracy.
+    if (split === 'test') {
+      throw new DataError(root, 'has no test split: put images in root/train/<class>/ and root/test/<class>/ (or root/val/<class>/)');
     }
-    const n = this.height * this.width * this.channels;
-    const px = new Uint8Array(keep.length * n);
-    keep.forEach((s, j) => px.set(this.pixels.subarray(s * n, (s + 1) * n), j * n));
-    return new InMemoryImageDataset(px, Int32Array.from(keep, (s) => this.labels[s]!), this.height, this.width, this.channels, this.classNames, `${this.source} (${perClass}/class)`);
+    return loadImageFolder(root, opts);
   }
-}
-
-const IDX_NAMES = { train: 'train', test: 't10k' } as const;
-
-function findIdx(dir: string, split: 'train' | 'test'): { images: string; labels: string } | undefined {
-  const files = readdirSync(dir);
-  const pick = (kind: string) =>
-    files.find((f) => f.startsWith(`${IDX_NAMES[split]}-${kind}`) && /idx\d-ubyte(\.gz)?$/.test(f)) ??
-    files.find((f) => f.startsWith(`${split}-${kind}`) && /idx\d-ubyte(\.gz)?$/.test(f));
-  const images = pick('images');
-  const labels = pick('labels');
-  return images && labels ? { images: join(dir, images), labels: join(dir, labels) } : undefined;
+  const dir = FOLDER_SPLITS[split].find((s) => splitDirs.includes(s));
+  if (!dir) throw new DataError(root, `has ${splitDirs.map((s) => `${s}/`).join(', ')} but no ${FOLDER_SPLITS[split].map((s) => `${s}/`).join(' or ')} folder`);
+  // Label ids come from the union of the splits' class folders, so train and test agree.
+  const classes = opts.classes ?? [...new Set(splitDirs.flatMap((s) => classFolders(join(root, s))))].sort();
+  return loadImageFolder(join(root, dir), { ...opts, classes });
 }
 
 /**
- * Loads a dataset folder: IDX files (`train-images-idx3-ubyte[.gz]`, `t10k-...` for test) or an
- * ImageFolder tree (`root/<split>/<class>/*.png`, or `root/<class>/*.png` for a single split).
+ * Loads one split of a dataset. `pathOrSpec` is a folder holding IDX files
+ * (`train-images-idx3-ubyte[.gz]` + `train-labels-idx1-ubyte[.gz]`, `t10k-...` or `test-...` for
+ * the test split, or a single `<name>-images-idx3-ubyte` pair used as the training split), or an
+ * ImageFolder tree (`root/<class>/<image>`, or `root/train/<class>/...` with `root/test|val/...`);
+ * or a spec naming explicit IDX files. `size` applies to decoded image files (IDX arrays keep
+ * their size); `channels` converts every source (grey IDX -> 3 equal channels).
  */
-export async function loadImageDataset(path: string, split: 'train' | 'test', opts: ImageFolderOptions = {}): Promise<ImageDataset> {
+export async function loadImageDataset(pathOrSpec: string | ImageDatasetSpec, split?: DatasetSplit, opts: ImageFolderOptions = {}): Promise<InMemoryImageDataset> {
+  const spec: ImageDatasetSpec = typeof pathOrSpec === 'string' ? { ...opts, path: pathOrSpec } : { ...opts, ...pathOrSpec };
+  const which = split ?? spec.split ?? 'train';
+  if (which !== 'train' && which !== 'test') throw new ConfigError(`split must be 'train' or 'test', got '${String(which)}'`, 'split');
+  const { path, images, labels } = spec;
+  const folderOpts: ImageFolderOptions = { size: spec.size, channels: spec.channels, skipBad: spec.skipBad, concurrency: spec.concurrency, classes: spec.classes };
+  if (images || labels) {
+    if (!images || !labels) throw new ConfigError('an IDX dataset spec needs both `images` and `labels` files', images ? 'labels' : 'images');
+    return loadIdxSplit({ prefix: basename(images), images, labels }, spec.channels);
+  }
+  if (!path) throw new ConfigError('a dataset spec needs `path` (a folder) or `images` + `labels` (IDX files)', 'path');
   if (!existsSync(path)) throw new DataError(path, 'dataset folder does not exist');
   if (!statSync(path).isDirectory()) throw new DataError(path, 'dataset path must be a folder (IDX files or an ImageFolder tree)');
-  const idx = findIdx(path, split);
-  if (idx) {
-    const d = loadIdxDataset(idx.images, idx.labels);
-    const max = d.labels.reduce((m, l) => Math.max(m, l), 0);
-    const names = max < 10 && d.height === 28 ? FASHION_MNIST_CLASSES : Array.from({ length: max + 1 }, (_, i) => String(i));
-    return new InMemoryImageDataset(d.images, d.labels, d.height, d.width, 1, names, idx.images);
-  }
-  const splitDir = join(path, split);
-  const root = existsSync(splitDir) && statSync(splitDir).isDirectory() ? splitDir : path;
-  return loadImageFolder(root, opts);
+  const pairs = idxPairs(path);
+  if (pairs.length > 0) return loadIdxSplit(pickIdxPair(path, pairs, which), spec.channels);
+  return loadFolderSplit(path, which, folderOpts);
 }
