@@ -1,0 +1,98 @@
+/**
+ * Sentence classification on top of the data2vec text encoder, as RoBERTa:
+ * the last block's output at `<s>` -> dropout -> dense C->C -> tanh ->
+ * dropout -> projection to the classes; cross entropy. Metrics: accuracy and
+ * macro-averaged F1.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module, Linear, Rng, dropout, maskedMeanOverTime, type FeatureEncoder, type Transformer } from '@d2v/core';
+import type { TextBatch } from './batch.js';
+
+export class ClassificationHead extends Module {
+  readonly dense: Linear;
+  readonly outProj: Linear;
+  constructor(
+    dim: number,
+    readonly classes: number,
+    readonly dropoutRate: number,
+    seed: number,
+  ) {
+    super();
+    const rng = new Rng(seed);
+    this.dense = this.child('dense', new Linear(dim, dim, rng.seed()));
+    this.outProj = this.child('out_proj', new Linear(dim, classes, rng.seed()));
+  }
+
+  /** Logits [B, classes] from sentence features [B, C]; dropout only with an rng while training. */
+  apply(x: tf.Tensor2D, rng?: Rng): tf.Tensor2D {
+    return tf.tidy(() => {
+      const drop = (y: tf.Tensor) => (rng && this.training && this.dropoutRate > 0 ? dropout(y, this.dropoutRate, rng.seed()) : y);
+      const h = tf.tanh(this.dense.apply(drop(x)));
+      return this.outProj.apply(drop(h)) as tf.Tensor2D;
+    });
+  }
+}
+
+export type SentencePooling = 'bos' | 'mean';
+
+/**
+ * Sentence features [B, C] from the last block: the `<s>` position (RoBERTa's
+ * classification input) or the mean over real tokens (a better frozen feature
+ * for probes, since `<s>` is never a pre-training target).
+ */
+export function sentenceFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: TextBatch, pool: SentencePooling, rng?: Rng): tf.Tensor2D {
+  return tf.tidy(() => {
+    const training = rng !== undefined;
+    const f = encoder.features(batch, { training, rng });
+    const e = encoder.embed(f, { training, rng });
+    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, rng, collect: false }).output;
+    if (pool === 'mean') return maskedMeanOverTime(out, e.paddingMask);
+    return tf.reshape(tf.slice(out, [0, 0, 0], [-1, 1, -1]), [out.shape[0], out.shape[2]]) as tf.Tensor2D;
+  });
+}
+
+/** Mean cross entropy of logits [B, K] against int labels [B]. */
+export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(labels, logits.shape[1]).toFloat();
+    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
+  });
+}
+
+export interface ClassificationMetrics {
+  accuracy: number;
+  /** Unweighted mean over classes of F1 (a class never predicted nor present scores 0 and is left out). */
+  macroF1: number;
+  /** F1 per class, in label order. */
+  f1: number[];
+}
+
+export function classificationMetrics(pred: ArrayLike<number>, labels: ArrayLike<number>, classes: number): ClassificationMetrics {
+  const tp = new Float64Array(classes);
+  const fp = new Float64Array(classes);
+  const fn = new Float64Array(classes);
+  let correct = 0;
+  for (let i = 0; i < labels.length; i++) {
+    const p = pred[i]!;
+    const y = labels[i]!;
+    if (p === y) {
+      correct++;
+      tp[y]!++;
+    } else {
+      fp[p]!++;
+      fn[y]!++;
+    }
+  }
+  const f1: number[] = [];
+  let sum = 0;
+  let present = 0;
+  for (let k = 0; k < classes; k++) {
+    const denom = 2 * tp[k]! + fp[k]! + fn[k]!;
+    f1.push(denom > 0 ? (2 * tp[k]!) / denom : 0);
+    if (denom > 0) {
+      sum += f1[k]!;
+      present++;
+    }
+  }
+  return { accuracy: labels.length ? correct / labels.length : 0, macroF1: present ? sum / present : 0, f1 };
+}

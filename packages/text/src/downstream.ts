@@ -1,0 +1,143 @@
+/**
+ * Downstream use of a (pre-trained) text encoder: fine-tuning a RoBERTa
+ * classification head on a `label<TAB>text` file, evaluating a fine-tuned
+ * checkpoint, and a linear probe on frozen sentence features.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ModuleGroup, trainLinearProbe, type DownstreamContext, type DownstreamTask, type ParamInfo, type ProbeData } from '@d2v/core';
+import { ClassificationHead, classificationMetrics, crossEntropy, sentenceFeatures, type ClassificationMetrics, type SentencePooling } from './classifier.js';
+import { LabelledTextSource, balancedSubset, labelledBatch, type LabelledSequences } from './batch.js';
+import { finetuneOptions, loadLabelled, loadTokenizer, probeOptions } from './resources.js';
+import { PAD_ID } from './tokenizer/sentencepiece.js';
+
+const EVAL_BATCH = 64;
+
+/** Runs `fn` over `data` in batches of similar length (less padding), returning one row per example in the original order. */
+function forEachBatch(data: LabelledSequences, fn: (rows: number[]) => void): void {
+  const order = [...data.sequences.keys()].sort((a, b) => data.sequences[a]!.length - data.sequences[b]!.length);
+  for (let s = 0; s < order.length; s += EVAL_BATCH) fn(order.slice(s, s + EVAL_BATCH));
+}
+
+/** Frozen sentence features of every example (eval mode, no dropout). */
+export function extractSentenceFeatures(ctx: DownstreamContext, data: LabelledSequences, pool: SentencePooling): ProbeData {
+  const dim = ctx.config.model.dim;
+  const features = new Float32Array(data.labels.length * dim);
+  ctx.encoder.setTraining(false);
+  ctx.transformer.setTraining(false);
+  forEachBatch(data, (rows) => {
+    const batch = labelledBatch(data, rows, PAD_ID);
+    const f = sentenceFeatures(ctx.encoder, ctx.transformer, batch, pool);
+    const values = f.dataSync();
+    rows.forEach((row, i) => features.set(values.subarray(i * dim, (i + 1) * dim), row * dim));
+    f.dispose();
+    batch.dispose();
+  });
+  return { features, labels: Int32Array.from(data.labels) };
+}
+
+/** Test-split predictions of encoder + Transformer + head, and their metrics. */
+export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationHead, test: LabelledSequences): ClassificationMetrics & { testExamples: number } {
+  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
+  model.setTraining(false);
+  const preds = new Int32Array(test.labels.length);
+  forEachBatch(test, (rows) => {
+    const batch = labelledBatch(test, rows, PAD_ID);
+    const p = tf.tidy(() => tf.argMax(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, 'bos')), 1));
+    const values = p.dataSync();
+    rows.forEach((row, i) => (preds[row] = values[i]!));
+    p.dispose();
+    batch.dispose();
+  });
+  model.setTraining(true);
+  return { ...classificationMetrics(preds, test.labels, test.labelNames.length), testExamples: test.labels.length };
+}
+
+/** A fine-tuned checkpoint's `classifier.*` weights (a pre-training checkpoint has none). */
+function classifierWeights(ctx: DownstreamContext): Record<string, tf.Tensor> | undefined {
+  if (!ctx.weights) return undefined;
+  const entries = Object.entries(ctx.weights).filter(([k]) => k.startsWith('classifier.'));
+  return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k.slice('classifier.'.length), v])) : undefined;
+}
+
+function summary(m: ClassificationMetrics & { testExamples: number }): Record<string, number> {
+  const out: Record<string, number> = { accuracy: m.accuracy, macroF1: m.macroF1, testExamples: m.testExamples };
+  m.f1.forEach((v, k) => (out[`f1_${k}`] = v));
+  return out;
+}
+
+export async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+  const c = ctx.config;
+  const f = finetuneOptions(c);
+  const tokenizer = await loadTokenizer(c);
+  const all = await loadLabelled(c, 'train');
+  const train = balancedSubset(all, f.labels, c.seed);
+  const test = await loadLabelled(c, 'test');
+  const classes = train.labelNames.length;
+  const head = new ClassificationHead(c.model.dim, classes, f.headDropout, c.seed + 17);
+  const saved = classifierWeights(ctx);
+  if (saved) head.loadState(saved, 'classifier head');
+  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
+  model.setTraining(true);
+  const source = new LabelledTextSource(train, tokenizer.padId, c.seed);
+  const bs = c.train.batchSize;
+  ctx.log(
+    `d2v: fine-tuning on ${source.describe()}${train.labels.length < all.labels.length ? ` (balanced subset of ${all.labels.length})` : ''}; ` +
+      `testing on ${test.labels.length} from ${test.source}; ${all.truncated + test.truncated} texts cut to finetune.maxTokens ${f.maxTokens}`,
+  );
+  return {
+    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
+    loss(index, rng) {
+      const batch = source.batch(index, bs, rng);
+      try {
+        const logits = head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, 'bos', rng), rng);
+        return { loss: crossEntropy(logits, batch.labels!) };
+      } finally {
+        batch.dispose();
+      }
+    },
+    itemsPerMicroBatch: () => ({ count: bs, unit: 'texts' }),
+    checkpointGroups: () => ({ student: model.state() }),
+    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+    describe: () => `text classifier: ${c.model.depth} x ${c.model.dim} encoder, RoBERTa head on <s>, ${classes} classes (${train.labelNames.join(', ')})`,
+    dispose: () => head.dispose(),
+    evaluate: async () => summary(evaluateClassifier(ctx, head, test)),
+  };
+}
+
+/** `d2v eval --task classify`: test metrics of a fine-tuned checkpoint (--init runs/text/finetune). */
+export async function classifyEvaluation(ctx: DownstreamContext): Promise<Record<string, number>> {
+  const c = ctx.config;
+  const saved = classifierWeights(ctx);
+  if (!saved) {
+    throw new ConfigError('eval --task classify needs a fine-tuned checkpoint with a classifier head (--init runs/text/finetune); for a pre-trained encoder use --task probe', 'finetune.init');
+  }
+  const test = await loadLabelled(c, 'test');
+  const head = new ClassificationHead(c.model.dim, test.labelNames.length, 0, c.seed + 17);
+  try {
+    head.loadState(saved, 'classifier head');
+    const m = evaluateClassifier(ctx, head, test);
+    ctx.log(`d2v: test accuracy ${(100 * m.accuracy).toFixed(2)}%, macro F1 ${m.macroF1.toFixed(4)} on ${m.testExamples} texts from ${test.source}`);
+    return summary(m);
+  } finally {
+    head.dispose();
+  }
+}
+
+/** `d2v eval --task probe`: logistic regression on frozen sentence features (probe.labels training texts). */
+export async function probeEvaluation(ctx: DownstreamContext): Promise<Record<string, number>> {
+  const c = ctx.config;
+  const p = probeOptions(c);
+  const train = balancedSubset(await loadLabelled(c, 'train'), p.labels, c.seed);
+  const test = await loadLabelled(c, 'test');
+  const r = trainLinearProbe(extractSentenceFeatures(ctx, train, p.pool), extractSentenceFeatures(ctx, test, p.pool), {
+    dim: c.model.dim,
+    classes: train.labelNames.length,
+    epochs: p.epochs,
+    lr: p.lr,
+    batchSize: 64,
+    weightDecay: p.weightDecay,
+    seed: c.seed,
+  });
+  ctx.log(`d2v: linear probe (${p.pool} pooling) on ${train.labels.length} texts: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
+  return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainExamples: train.labels.length, testExamples: test.labels.length };
+}

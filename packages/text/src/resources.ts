@@ -1,0 +1,164 @@
+/**
+ * What the text modality loads from disk for a config: the tokenizer, the
+ * packed pre-training corpus and the labelled classification splits. Each is
+ * loaded once per process (a run builds data, masker and encoder from the
+ * same config, and gradient workers load their own copy).
+ */
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
+import { SentencePieceTokenizer, buildIdMap } from './tokenizer/sentencepiece.js';
+import { parseModelProto } from './tokenizer/modelProto.js';
+import { readTextFiles } from './data/textFiles.js';
+import { packDocuments, type PackMode, type PackedBlocks } from './data/packing.js';
+import { readLabelledTsv } from './data/tsv.js';
+import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from './data/paths.js';
+import { encodeLabelled, type LabelledSequences } from './batch.js';
+
+export interface TextDataOptions {
+  path: string;
+  validPath: string;
+  layout: 'paragraph' | 'line';
+  invalidUtf8: 'replace' | 'skip';
+}
+
+export interface TextOptions {
+  blockSize: number;
+  packMode: PackMode;
+  maxPositions: number;
+}
+
+export interface TextMaskingOptions {
+  prob: number;
+  replaceWithMask: number;
+  replaceRandom: number;
+  lossOn: 'masked-input' | 'selected';
+}
+
+export interface TextFinetuneOptions {
+  train: string;
+  test: string;
+  labels: number;
+  maxTokens: number;
+  headDropout: number;
+}
+
+export interface TextProbeOptions {
+  epochs: number;
+  lr: number;
+  weightDecay: number;
+  labels: number;
+  pool: 'mean' | 'bos';
+}
+
+export const dataOptions = (c: ResolvedConfig) => c['data'] as TextDataOptions;
+export const textOptions = (c: ResolvedConfig) => c['text'] as TextOptions;
+export const maskingOptions = (c: ResolvedConfig) => c['masking'] as TextMaskingOptions;
+export const finetuneOptions = (c: ResolvedConfig) => c['finetune'] as TextFinetuneOptions;
+export const probeOptions = (c: ResolvedConfig) => c['probe'] as TextProbeOptions;
+
+/** The tokenizer model file of a config (tokenizer.model, default the bundled d2v-8k model). */
+export function tokenizerFile(c: ResolvedConfig): string {
+  return resolve((c['tokenizer'] as { model: string }).model || bundledTokenizerModel());
+}
+
+const vocabCache = new Map<string, number>();
+
+/** Vocabulary size in d2v's id layout (<mask> = size - 1), read synchronously from the model file. */
+export function tokenizerVocabSize(file: string): number {
+  if (!vocabCache.has(file)) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (e) {
+      throw new DataError(file, 'tokenizer model not found or unreadable (set tokenizer.model, or train one with `npm run train-tokenizer`)', { cause: e });
+    }
+    const model = parseModelProto(bytes, file);
+    const map = buildIdMap(model.pieces);
+    vocabCache.set(file, map ? map.d2vToSpm.length : model.pieces.length);
+  }
+  return vocabCache.get(file)!;
+}
+
+const tokenizerCache = new Map<string, Promise<SentencePieceTokenizer>>();
+
+export function loadTokenizer(c: ResolvedConfig): Promise<SentencePieceTokenizer> {
+  const file = tokenizerFile(c);
+  if (!tokenizerCache.has(file)) {
+    const p = SentencePieceTokenizer.load(file);
+    // A failed load must not poison the cache for a corrected retry in the same process.
+    p.catch(() => tokenizerCache.delete(file));
+    tokenizerCache.set(file, p);
+  }
+  return tokenizerCache.get(file)!;
+}
+
+/** A text file, or every `.txt` file under a folder (sorted, recursive). */
+export function textFilesAt(path: string): string[] {
+  const p = resolve(path);
+  if (!existsSync(p)) throw new DataError(p, 'text corpus not found (data.path takes a .txt file or a folder of them)');
+  if (statSync(p).isFile()) return [p];
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const name of readdirSync(dir).sort()) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.txt')) out.push(full);
+    }
+  };
+  walk(p);
+  if (out.length === 0) throw new DataError(p, 'folder holds no .txt files');
+  return out;
+}
+
+/** The corpus files for a split: data.path (train) / data.validPath, defaulting to the bundled corpus. */
+export function corpusFiles(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): string[] {
+  const d = dataOptions(c);
+  if (split === 'train') return textFilesAt(d.path || bundledCorpusFiles().train);
+  if (d.validPath) return textFilesAt(d.validPath);
+  if (d.path) throw new ConfigError(`the ${split} split of a custom corpus (data.path ${d.path}) needs data.validPath`, 'data.validPath');
+  return [bundledCorpusFiles().valid];
+}
+
+const corpusCache = new Map<string, Promise<PackedBlocks>>();
+
+/** Tokenised and packed corpus of a split. */
+export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<{ blocks: PackedBlocks; files: string[] }> {
+  const files = corpusFiles(c, split);
+  const d = dataOptions(c);
+  const t = textOptions(c);
+  const key = JSON.stringify([files, d.layout, d.invalidUtf8, tokenizerFile(c), t.blockSize, t.packMode]);
+  if (!corpusCache.has(key)) {
+    const p = (async () => {
+      const tokenizer = await loadTokenizer(c);
+      const corpus = readTextFiles(files, { mode: d.layout, invalidUtf8: d.invalidUtf8 });
+      if (corpus.documents.length === 0) throw new DataError(files.join(', '), 'no text (every line is empty or invalid)');
+      return packDocuments(tokenizer, corpus.documents, { blockSize: t.blockSize, mode: t.packMode });
+    })();
+    p.catch(() => corpusCache.delete(key));
+    corpusCache.set(key, p);
+  }
+  return corpusCache.get(key)!.then((blocks) => ({ blocks, files }));
+}
+
+const labelledCache = new Map<string, Promise<LabelledSequences>>();
+
+/** The classification TSV of a split (finetune.train / finetune.test, default the bundled spam subset), tokenised. */
+export function loadLabelled(c: ResolvedConfig, split: 'train' | 'test'): Promise<LabelledSequences> {
+  const f = finetuneOptions(c);
+  const trainFile = resolve(f.train || bundledSpamFiles().train);
+  const testFile = resolve(f.test || bundledSpamFiles().test);
+  const key = JSON.stringify([split, trainFile, testFile, tokenizerFile(c), f.maxTokens]);
+  if (!labelledCache.has(key)) {
+    const p = (async () => {
+      const tokenizer = await loadTokenizer(c);
+      const train = readLabelledTsv(trainFile);
+      // The test split uses the training split's label ids; an unseen label is an error naming the line.
+      const raw = split === 'train' ? train : readLabelledTsv(testFile, { labels: train.labelNames });
+      return encodeLabelled(tokenizer, raw, f.maxTokens, split === 'train' ? trainFile : testFile);
+    })();
+    p.catch(() => labelledCache.delete(key));
+    labelledCache.set(key, p);
+  }
+  return labelledCache.get(key)!;
+}

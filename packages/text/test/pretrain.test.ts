@@ -1,0 +1,71 @@
+import { describe, it, expect, beforeAll } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { initBackend, resolveConfig, Data2VecPretrainTask, Trainer, pretrain, finetune, evaluate } from '@d2v/core';
+import { modality } from '../src/index.js';
+
+const quiet = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
+const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-text-run-'));
+// A small model on the bundled corpus and spam data: the tiny preset's code path with few FLOPs.
+const small = {
+  'model.dim': 64,
+  'model.depth': 2,
+  'model.heads': 2,
+  'model.ffnDim': 128,
+  'objective.topK': 2,
+  'text.blockSize': 48,
+  'finetune.maxTokens': 48,
+  'train.batchSize': 8,
+};
+
+beforeAll(async () => {
+  await initBackend('wasm');
+});
+
+describe('text pretraining on the bundled corpus', () => {
+  it('loss falls over a few steps and the tensor count stays flat', async () => {
+    const counts: number[] = [];
+    const config = resolveConfig({
+      modality: 'text',
+      modalitySchema: modality.schema,
+      presets: modality.presets,
+      preset: 'tiny',
+      overrides: new Map<string, unknown>(Object.entries({ ...small, out: tmp(), 'train.steps': 25, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 })),
+    });
+    const task = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
+    const r = await new Trainer(task, { config, ...quiet, onStep: () => counts.push(tf.memory().numTensors) }).run();
+    task.dispose();
+    const head = (r.losses[0]! + r.losses[1]! + r.losses[2]!) / 3;
+    const tail = (r.losses.at(-1)! + r.losses.at(-2)! + r.losses.at(-3)!) / 3;
+    expect(tail).toBeLessThan(head * 0.9);
+    expect(new Set(counts.slice(1)).size).toBe(1);
+  });
+});
+
+describe('text downstream through the CLI commands', () => {
+  it('fine-tunes spam vs ham above chance, then evaluates the fine-tuned run and probes the pretrained one', async () => {
+    const pre = tmp();
+    await pretrain({ modality, ...quiet, overrides: { ...small, out: pre, 'train.steps': 2 } });
+    const ftOut = tmp();
+    const ft = await finetune({
+      modality,
+      ...quiet,
+      overrides: { ...small, out: ftOut, 'finetune.init': pre, 'finetune.labels': 200, 'finetune.steps': 80, 'finetune.batchSize': 16, 'finetune.lr': 2e-3, 'finetune.warmupSteps': 4 },
+    });
+    // Balanced test split: chance is 0.5. Eighty small steps on 200 labels clear it by far.
+    expect(ft.metrics['accuracy']).toBeGreaterThan(0.7);
+    expect(ft.metrics['macroF1']).toBeGreaterThan(0.65);
+    expect(ft.metrics['testExamples']).toBe(500);
+    expect(JSON.parse(readFileSync(join(ftOut, 'eval.json'), 'utf8')).accuracy).toBe(ft.metrics['accuracy']);
+
+    // The fine-tuned checkpoint carries its head: `d2v eval --task classify` reproduces the metrics.
+    const again = await evaluate({ modality, ...quiet, task: 'classify', overrides: { ...small, out: tmp(), 'finetune.init': ftOut } });
+    expect(again['accuracy']).toBeCloseTo(ft.metrics['accuracy']!, 6);
+    // A pre-training checkpoint has no classifier: classify says so, probe works.
+    await expect(evaluate({ modality, ...quiet, task: 'classify', overrides: { ...small, out: tmp(), 'finetune.init': pre } })).rejects.toThrow(/--task probe/);
+    const probe = await evaluate({ modality, ...quiet, task: 'probe', overrides: { ...small, out: tmp(), 'finetune.init': pre, 'probe.epochs': 30 } });
+    expect(probe['accuracy']).toBeGreaterThan(0.6);
+  });
+});
