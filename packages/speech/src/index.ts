@@ -1,3 +1,38 @@
 // @d2v/speech: data2vec for speech (wav2vec 2.0 front end, span masking, CTC fine-tuning).
-// The package builds empty until its issue lands; nothing is registered yet.
-export {};
+import { registerModality } from '@d2v/core';
+import { modality } from './modality.js';
+
+registerModality(modality);
+
+export { modality, presets, pretrainSource } from './modality.js';
+export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions } from './options.js';
+export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions } from './options.js';
+export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
+export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
+export { conv1d, groupedConvSame, im2col, col2im, convOutputLength } from './ops/conv1d.js';
+export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
+export type { CtcForwardOptions } from './ctcTask.js';
+export { spanMask } from './masking/spanMask.js';
+export type { SpanMaskOptions, SpanMaskResult } from './masking/spanMask.js';
+export { SpanMasker, channelMask } from './masking/spanMasker.js';
+export type { SpanMaskerOptions, ChannelMaskOptions } from './masking/spanMasker.js';
+export { ctcLoss } from './ctc/ctcLoss.js';
+export type { CtcLabels, CtcLossOptions } from './ctc/ctcLoss.js';
+export { greedyDecode, greedyDecodeIds, collapseCtc, idsToWords } from './ctc/decode.js';
+export type { GreedyDecodeOptions } from './ctc/decode.js';
+export { errorRates, editDistance, wordErrorRate, charErrorRate } from './ctc/wer.js';
+export type { ErrorRates } from './ctc/wer.js';
+export { readWav, decodeWav, readWavInfo, parseWavHeader, encodeWav, writeWav, normalizeAudio, framesAtRate } from './data/wav.js';
+export type { WavInfo, ReadWavOptions, WriteWavOptions } from './data/wav.js';
+export { resample, resampledLength, besselI0 } from './data/resample.js';
+export type { ResampleOptions } from './data/resample.js';
+export { readManifest, writeManifest, manifestTranscript } from './data/manifest.js';
+export type { Manifest, ManifestEntry } from './data/manifest.js';
+export { openSpeechDataset, openManifestDataset, openWavFolder, listWavFiles, manifestPath, subsetDataset, indicesWhere } from './data/dataset.js';
+export type { SpeechDataset, SpeechItem, SpeechDatasetOptions, SkippedFile } from './data/dataset.js';
+export { collateAudio, randomCrop, bucketBatches, paddingMaskTensor } from './data/batching.js';
+export type { AudioBatch, CollateOptions, CollateItem, BucketOptions } from './data/batching.js';
+export { SpeechDataSource, sortedBatches } from './data/source.js';
+export type { SpeechBatch, SpeechSourceOptions } from './data/source.js';
+export { LETTERS, VOCAB_SIZE, BLANK, WORD_BOUNDARY, normalizeTranscript, textToIds, idsToText, wordsToLetterLine, letterLineToWords, numberToWords } from './data/letters.js';
+export { bundledCorpusDir } from './data/paths.js';

@@ -1,0 +1,184 @@
+/**
+ * CTC fine-tuning (wav2vec 2.0 / data2vec recipe): a Linear head over the letter vocabulary
+ * on the Transformer output, the convolutional feature encoder frozen, span masking (and
+ * optional channel masking) kept while training, greedy decoding, WER/CER on the test split.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { Module, Linear, ModuleGroup, Rng, ConfigError, type DownstreamContext, type DownstreamTask, type ParamInfo, type ResolvedConfig } from '@d2v/core';
+import type { SpeechEncoder } from './encoder.js';
+import { SpeechDataSource, type SpeechBatch, sortedBatches } from './data/source.js';
+import { subsetDataset, type SpeechDataset } from './data/dataset.js';
+import { VOCAB_SIZE, normalizeTranscript, textToIds } from './data/letters.js';
+import { ctcLoss } from './ctc/ctcLoss.js';
+import { greedyDecode } from './ctc/decode.js';
+import { errorRates } from './ctc/wer.js';
+import { spanMask } from './masking/spanMask.js';
+import { channelMask } from './masking/spanMasker.js';
+import { loadSpeechSplit, maskingOptions, finetuneOptions } from './options.js';
+
+/** Linear projection to letter logits (blank, |, A-Z, '). */
+export class CtcHead extends Module {
+  readonly proj: Linear;
+  constructor(dim: number, vocab: number, seed: number) {
+    super();
+    this.proj = this.child('proj', new Linear(dim, vocab, seed));
+  }
+  apply(x: tf.Tensor3D): tf.Tensor3D {
+    return this.proj.apply(x) as tf.Tensor3D;
+  }
+}
+
+export interface CtcForwardOptions {
+  training: boolean;
+  rng?: Rng;
+  /** Span-start probability of time masking (training only). */
+  maskProb?: number;
+  spanLength?: number;
+  /** fairseq mask_channel_prob and span (training only). */
+  channelMaskProb?: number;
+  channelSpanLength?: number;
+}
+
+/** Letter logits [B, T, V] and the valid frames per row. */
+export function ctcLogits(encoder: SpeechEncoder, transformer: DownstreamContext['transformer'], head: CtcHead, batch: SpeechBatch, o: CtcForwardOptions): { logits: tf.Tensor3D; frames: Int32Array } {
+  const frames = Int32Array.from(batch.lengths, (l) => encoder.frames(l));
+  const logits = tf.tidy(() => {
+    const ctx = { training: o.training, rng: o.rng };
+    const f = encoder.features(batch, ctx);
+    const [B, T, C] = f.features.shape;
+    let features = f.features;
+    let mask: tf.Tensor2D | undefined;
+    if (o.training && o.rng) {
+      if ((o.maskProb ?? 0) > 0) {
+        // Fine-tuning needs no equal count per row (no gather of masked steps).
+        const m = spanMask(o.rng, { batch: B, length: T, validLengths: frames, maskProb: o.maskProb!, spanLength: o.spanLength ?? 10, minMasks: 0, sameCount: false });
+        mask = tf.tensor2d(m.mask, [B, T], 'float32');
+      }
+      if ((o.channelMaskProb ?? 0) > 0) {
+        const cm = channelMask(o.rng, { batch: B, channels: C, prob: o.channelMaskProb!, spanLength: o.channelSpanLength ?? 64 });
+        features = tf.mul(features, tf.reshape(tf.sub(1, tf.tensor2d(cm, [B, C], 'float32')), [B, 1, C])) as tf.Tensor3D;
+      }
+    }
+    const e = encoder.embed({ features, paddingMask: f.paddingMask }, { ...ctx, mask });
+    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, rng: o.training ? o.rng : undefined, collect: false });
+    return head.apply(out.output);
+  });
+  return { logits, frames };
+}
+
+function labelsOf(batch: SpeechBatch): Int32Array[] {
+  return batch.transcripts.map((t, i) => {
+    if (t === undefined) throw new ConfigError(`${batch.files[i]} has no transcript: CTC fine-tuning needs a .wrd/.ltr manifest or x.txt next to x.wav`, 'data.path');
+    return textToIds(t);
+  });
+}
+
+/** Greedy transcripts of a whole dataset and the corpus WER/CER against its references. */
+export function decodeDataset(encoder: SpeechEncoder, transformer: DownstreamContext['transformer'], head: CtcHead, ds: SpeechDataset, batchSize: number): { wer: number; cer: number; refs: string[]; hyps: string[] } {
+  const source = new SpeechDataSource(ds, { seed: 0, shuffle: false, pad: true });
+  const refs: string[] = [];
+  const hyps: string[] = [];
+  for (const idx of sortedBatches(ds.sizes, batchSize)) {
+    const batch = source.collate(idx);
+    try {
+      const { logits, frames } = ctcLogits(encoder, transformer, head, batch, { training: false });
+      hyps.push(...greedyDecode(logits, { inputLengths: frames }));
+      logits.dispose();
+      batch.transcripts.forEach((t, i) => {
+        if (t === undefined) throw new ConfigError(`${batch.files[i]} has no transcript: cannot compute WER`, 'data.path');
+        refs.push(normalizeTranscript(t));
+      });
+    } finally {
+      batch.dispose();
+    }
+  }
+  const r = errorRates(refs, hyps);
+  return { wer: r.wer, cer: r.cer, refs, hyps };
+}
+
+/** A seeded random subset of `n` utterances (all when n <= 0 or n >= the set). */
+export function labelledSubset(ds: SpeechDataset, n: number, seed: number): SpeechDataset {
+  if (n <= 0 || n >= ds.length) return ds;
+  const all = Array.from({ length: ds.length }, (_, i) => i);
+  const pick = new Rng(seed * 7919 + 17).shuffle(all).slice(0, n).sort((a, b) => a - b);
+  return subsetDataset(ds, pick, `${n} labelled utterances`);
+}
+
+function headFrom(ctx: DownstreamContext, seed: number): { head: CtcHead; loaded: boolean } {
+  const head = new CtcHead(ctx.config.model.dim, VOCAB_SIZE, seed);
+  const prefix = 'ctc_head.';
+  const w = ctx.weights ? Object.entries(ctx.weights).filter(([k]) => k.startsWith(prefix)) : [];
+  if (w.length) head.loadState(Object.fromEntries(w.map(([k, v]) => [k.slice(prefix.length), v])), 'CTC head');
+  return { head, loaded: w.length > 0 };
+}
+
+function describeModel(c: ResolvedConfig, n: number): string {
+  return `CTC over ${VOCAB_SIZE} letters on ${c.model.depth} x ${c.model.dim} post-LN blocks; ${n} labelled utterances`;
+}
+
+export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+  const c = ctx.config;
+  const ft = finetuneOptions(c);
+  const m = maskingOptions(c);
+  const encoder = ctx.encoder as SpeechEncoder;
+  const train = labelledSubset(loadSpeechSplit(c, 'train'), ft.labelledUtterances, c.seed);
+  const test = loadSpeechSplit(c, 'test');
+  const { head } = headFrom(ctx, c.seed + 29);
+  if (ft.freezeFeatureEncoder) encoder.extractor.setTrainable(false);
+  const model = new ModuleGroup({ encoder, transformer: ctx.transformer, ctc_head: head });
+  const source = new SpeechDataSource(train, { seed: c.seed, shuffle: true, pad: true });
+  const bs = c.train.batchSize;
+  ctx.log(`d2v: CTC fine-tuning on ${train.length} labelled utterances (${train.source}), testing on ${test.length} (${test.source})`);
+  return {
+    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
+    loss(index, rng) {
+      const batch = source.batch(index, bs, rng);
+      try {
+        const labels = labelsOf(batch);
+        const { logits, frames } = ctcLogits(encoder, ctx.transformer, head, batch, {
+          training: true,
+          rng,
+          maskProb: m.finetuneMaskProb,
+          spanLength: m.spanLength,
+          channelMaskProb: m.channelMaskProb,
+          channelSpanLength: m.channelSpanLength,
+        });
+        return { loss: ctcLoss(logits, labels, frames, { reduction: 'mean', zeroInfinity: true }) as tf.Scalar };
+      } finally {
+        batch.dispose();
+      }
+    },
+    itemsPerMicroBatch: () => ({ count: bs, unit: 'utt' }),
+    checkpointGroups: () => ({ student: model.state() }),
+    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+    describe: () => describeModel(c, train.length),
+    dispose: () => head.dispose(),
+    async evaluate() {
+      model.setTraining(false);
+      try {
+        const r = decodeDataset(encoder, ctx.transformer, head, test, ft.evalBatchSize);
+        ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}% on ${test.length} utterances; e.g. "${r.refs[0]}" -> "${r.hyps[0]}"`);
+        return { wer: r.wer, cer: r.cer, testUtterances: test.length };
+      } finally {
+        model.setTraining(true);
+      }
+    },
+  };
+}
+
+/** `d2v eval --task ctc`: WER/CER of a fine-tuned checkpoint (it must hold the CTC head). */
+export async function evaluateCtc(ctx: DownstreamContext): Promise<Record<string, number>> {
+  const c = ctx.config;
+  const { head, loaded } = headFrom(ctx, c.seed + 29);
+  try {
+    if (!loaded) throw new ConfigError('the checkpoint has no CTC head (ctc_head.*): pass a fine-tuned run with --finetune.init (d2v finetune --modality speech first)', 'finetune.init');
+    const test = loadSpeechSplit(c, 'test');
+    ctx.encoder.setTraining(false);
+    ctx.transformer.setTraining(false);
+    const r = decodeDataset(ctx.encoder as SpeechEncoder, ctx.transformer, head, test, finetuneOptions(c).evalBatchSize);
+    ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}% on ${test.length} utterances`);
+    return { wer: r.wer, cer: r.cer, testUtterances: test.length };
+  } finally {
+    head.dispose();
+  }
+}

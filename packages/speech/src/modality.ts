@@ -1,0 +1,136 @@
+/**
+ * @d2v/speech: data2vec for speech. wav2vec 2.0 feature encoder and convolutional positions
+ * (shared by student and teacher), span masking, targets = instance-normed FFN outputs of the
+ * teacher's top K blocks, squared error x 1/sqrt(C), EMA of the Transformer only; CTC
+ * fine-tuning over letters with WER/CER on the test manifest.
+ */
+import { opt, int, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
+import { SpeechEncoder } from './encoder.js';
+import { SpanMasker } from './masking/spanMasker.js';
+import { SpeechDataSource } from './data/source.js';
+import { subsetDataset, indicesWhere } from './data/dataset.js';
+import { createCtcTask, evaluateCtc } from './ctcTask.js';
+import { convLayersOf, dataOptions, encoderConfig, loadSpeechSplit, maskingOptions } from './options.js';
+
+const PAPER_CHANNELS = [512, 512, 512, 512, 512, 512, 512];
+const PAPER_KERNELS = [10, 3, 3, 3, 3, 2, 2];
+const PAPER_STRIDES = [5, 2, 2, 2, 2, 2, 2];
+
+const schema = {
+  speech: {
+    sampleRate: int(16000, 'audio sample rate the model expects (files are resampled to it)'),
+    convChannels: opt(PAPER_CHANNELS, 'feature encoder: output channels of each convolution'),
+    convKernels: opt(PAPER_KERNELS, 'feature encoder: kernel of each convolution (samples, then frames)'),
+    convStrides: opt(PAPER_STRIDES, 'feature encoder: stride of each convolution (product 320 = 50 frames/s at 16 kHz)'),
+    posConvLayers: int(5, 'convolutional positional embedding: layers (0 = none)'),
+    posConvKernel: int(19, 'convolutional positional embedding: kernel of each layer'),
+    posConvGroups: int(16, 'convolutional positional embedding: channel groups'),
+    dropoutInput: opt(0, 'dropout on the projected features before masking (fairseq dropout_input)'),
+  },
+  data: {
+    path: opt('', 'corpus: folder with train/valid/test .tsv manifests, one .tsv, or a folder of WAVs; empty = the bundled espeak-small corpus', { type: 'path' }),
+    skipBad: opt(false, 'skip and count unreadable audio files instead of stopping'),
+    normalize: opt(true, 'zero mean, unit variance per utterance (data2vec: normalize true)'),
+    cache: opt(true, 'keep decoded audio in memory after the first read'),
+    maxSampleLength: int(320000, 'pretraining: random crops of at most this many samples'),
+    minSampleLength: int(32000, 'pretraining: leave out utterances shorter than this many samples'),
+  },
+  masking: {
+    maskProb: opt(0.065, "pretraining: probability that a frame starts a masked span (paper p; fairseq's mask_prob = p x spanLength)"),
+    spanLength: int(10, 'frames per masked span'),
+    minMasks: int(2, 'least spans per utterance'),
+    finetuneMaskProb: opt(0.065, 'fine-tuning: span-start probability (masking is kept while fine-tuning; 0 = off)'),
+    channelMaskProb: opt(0.25, "fine-tuning: channel masking, fairseq's mask_channel_prob (about this fraction of channels zeroed; 0 = off)"),
+    channelSpanLength: int(64, 'fine-tuning: channels per masked channel span'),
+  },
+  finetune: {
+    labelledUtterances: int(0, 'use a seeded random subset of N labelled train utterances (0 = all)'),
+    freezeFeatureEncoder: opt(true, 'keep the convolutional feature encoder frozen while fine-tuning'),
+    evalBatchSize: int(16, 'utterances per batch when decoding the test set'),
+  },
+};
+
+const tinyConv = { convChannels: [128, 128, 128, 128, 128, 128, 128], convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES };
+
+export const presets = {
+  /** 7 convs x 128 channels (still 50 frames/s), 4 post-LN blocks x 192, 2 s crops: trains on a 2-core CPU. */
+  tiny: {
+    model: { dim: 192, depth: 4, heads: 4, ffnDim: 768, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
+    speech: { ...tinyConv, posConvLayers: 2, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
+    data: { maxSampleLength: 32000, minSampleLength: 8000 },
+    masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
+    objective: {
+      topK: 3,
+      targetSource: 'ffn',
+      instanceNormTargetLayer: true,
+      layerNormTargetLayer: false,
+      instanceNormTargets: false,
+      layerNormTargets: false,
+      lossBeta: 0,
+      lossScale: null,
+      headLayers: 1,
+      emaStart: 0.999,
+      emaEnd: 0.9999,
+      emaAnnealSteps: 1000,
+      emaEncoder: false,
+      collapseCheckAfter: 300,
+    },
+    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
+    train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
+    finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
+  },
+  /** data2vec Base for speech (LibriSpeech 960 h recipe). */
+  'paper-base': {
+    model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0.05, layerScale: 0 },
+    speech: { convChannels: PAPER_CHANNELS, convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES, posConvLayers: 5, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
+    data: { maxSampleLength: 320000, minSampleLength: 32000 },
+    masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.065, channelMaskProb: 0.25, channelSpanLength: 64 },
+    objective: {
+      topK: 8,
+      targetSource: 'ffn',
+      instanceNormTargetLayer: true,
+      layerNormTargetLayer: false,
+      instanceNormTargets: false,
+      layerNormTargets: false,
+      lossBeta: 0,
+      lossScale: null,
+      headLayers: 1,
+      emaStart: 0.999,
+      emaEnd: 0.9999,
+      emaAnnealSteps: 30000,
+      emaEncoder: false,
+      collapseCheckAfter: 5000,
+    },
+    optim: { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 0, schedule: 'tri-stage', phaseRatios: [0.03, 0.9, 0.07], initLrScale: 0.01, finalLrScale: 0.01, accumulate: 8 },
+    train: { steps: 400000, batchSize: 32 },
+    finetune: { lr: 5e-5, steps: 20000, batchSize: 32, warmupSteps: 2000, schedule: 'cosine', weightDecay: 0, clipNorm: 0 },
+  },
+};
+
+/** Pretraining data: utterances of at least data.minSampleLength, random crops of data.maxSampleLength. */
+export function pretrainSource(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): SpeechDataSource {
+  const d = dataOptions(c);
+  const all = loadSpeechSplit(c, split);
+  const keep = indicesWhere(all, (n) => n >= d.minSampleLength);
+  if (keep.length === 0) {
+    throw new ConfigError(`${all.source}: no utterance has at least data.minSampleLength = ${d.minSampleLength} samples`, 'data.minSampleLength');
+  }
+  const ds = keep.length === all.length ? all : subsetDataset(all, keep, `utterances >= ${d.minSampleLength} samples`);
+  return new SpeechDataSource(ds, { seed: c.seed, shuffle: split === 'train', pad: false, maxSampleLength: d.maxSampleLength });
+}
+
+export const modality: Modality = {
+  name: 'speech',
+  description: 'data2vec for speech: wav2vec 2.0 conv encoder, span masking, CTC fine-tuning; espeak-ng corpus bundled',
+  schema,
+  presets: presets as unknown as Modality['presets'],
+  defaultPreset: 'tiny',
+  createEncoder: (c, seed) => new SpeechEncoder(encoderConfig(c), seed),
+  createMasker: (c) => {
+    const m = maskingOptions(c);
+    return new SpanMasker(convLayersOf(c), { maskProb: m.maskProb, spanLength: m.spanLength, minMasks: m.minMasks });
+  },
+  createData: async (c, split) => pretrainSource(c, split),
+  createFinetuneTask: createCtcTask,
+  evaluations: { ctc: evaluateCtc },
+};
