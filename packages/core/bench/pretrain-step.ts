@@ -2,11 +2,12 @@
  * `npm run bench`: pretraining-step throughput of a modality's tiny preset on each backend
  * (and worker count) asked for; JSON + markdown table. Not a test.
  *   npx tsx packages/core/bench/pretrain-step.ts --modality vision [--backends wasm,cpu] [--workers 0,1]
- *     [--steps 5] [--warmup 2] [--set key=value ...] [--out runs/bench]
+ *     [--steps 5] [--warmup 2] [--set key=value ...] [--no-profile] [--out runs/bench]
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { benchPretrainStep, benchTable, initBackend, registeredBackends, type StepBenchResult } from '../src/index.js';
+import { benchPretrainStep, benchTable, initBackend, prepareRun, profilePretrainStep, profileTable, registeredBackends, type StepBenchResult, type StepProfile } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
@@ -25,6 +26,9 @@ const backends = arg('backends', 'wasm,cpu,tensorflow').split(',');
 const workers = arg('workers', '0,1').split(',').map(Number);
 const out = resolve(arg('out', `runs/bench/${modality.replace(/[^a-z0-9-]/gi, '_')}`));
 const rows: StepBenchResult[] = [];
+const profiles: StepProfile[] = [];
+// A kernel-by-kernel profile of one single-threaded update per backend (--no-profile to skip).
+const profile = !args.includes('--no-profile');
 for (const backend of backends) {
   try {
     await initBackend(backend);
@@ -33,18 +37,27 @@ for (const backend of backends) {
     continue;
   }
   for (const w of workers) {
-    // Workers split each update's micro-batches: keep the samples per update equal across rows.
-    const accumulate = Math.max(2, Number(sets['optim.accumulate'] ?? 2));
-    const overrides = { backend, 'train.workers': w, 'optim.accumulate': accumulate, ...sets };
-    if (sets['train.batchSize'] === undefined) overrides['train.batchSize'] = undefined as never;
-    const clean = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
-    console.error(`bench ${modality} on ${backend}, ${w} worker(s)...`);
-    rows.push(await benchPretrainStep({ modality, overrides: clean, steps: Number(arg('steps', '5')), warmup: Number(arg('warmup', '2')) }));
+    // Every row trains on the same samples per update (the preset's train.batchSize, or --set
+    // train.batchSize): split into one micro-batch per thread when worker threads are used.
+    const scratch = mkdtempSync(join(tmpdir(), 'd2v-bench-cfg-'));
+    const { modality: m, config } = await prepareRun({ modality, overrides: { backend, out: scratch } });
+    rmSync(scratch, { recursive: true, force: true });
+    const perUpdate = Number(sets['train.batchSize'] ?? config.train.batchSize) * Number(sets['optim.accumulate'] ?? 1);
+    const threads = w + 1;
+    if (perUpdate % threads) throw new Error(`${perUpdate} samples per update do not split over ${threads} threads`);
+    const overrides = { ...sets, backend, 'train.workers': w, 'optim.accumulate': threads, 'train.batchSize': perUpdate / threads };
+    console.error(`bench ${m.name} on ${backend}, ${w} worker(s), ${perUpdate} samples per update...`);
+    rows.push(await benchPretrainStep({ modality, overrides, steps: Number(arg('steps', '5')), warmup: Number(arg('warmup', '2')) }));
+    if (w === 0 && profile) {
+      const p = await profilePretrainStep({ modality, overrides: { ...sets, backend, 'train.batchSize': perUpdate } });
+      profiles.push(p);
+      console.error(profileTable(p));
+    }
   }
 }
 mkdirSync(out, { recursive: true });
-writeFileSync(join(out, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), backendsAvailable: registeredBackends(), rows }, null, 2) + '\n');
-const table = benchTable(rows);
+writeFileSync(join(out, 'bench.json'), JSON.stringify({ date: new Date().toISOString(), backendsAvailable: registeredBackends(), rows, profiles }, null, 2) + '\n');
+const table = [benchTable(rows), ...profiles.map((p) => profileTable(p))].join('\n\n');
 writeFileSync(join(out, 'bench.md'), table + '\n');
 console.log(table);
 console.log(`\nwritten: ${join(out, 'bench.json')}, ${join(out, 'bench.md')}`);

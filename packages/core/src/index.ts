@@ -69,3 +69,5 @@ export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
 export { benchPretrainStep, benchTable, transformerForwardFlops, matmulRate } from './train/benchStep.js';
 export type { StepBenchOptions, StepBenchResult } from './train/benchStep.js';
+export { profilePretrainStep, profileTable } from './train/profileStep.js';
+export type { StepProfile, StepProfileOptions, KernelShare } from './train/profileStep.js';

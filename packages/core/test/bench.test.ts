@@ -17,11 +17,19 @@ describe('benchmark smoke test', () => {
     expect(j.rows).toHaveLength(1);
     const r = j.rows[0];
     expect(r.modality).toBe('toy');
-    expect(r.samplesPerUpdate).toBe(8);
+    expect(r.samplesPerUpdate).toBe(4);
     expect(r.tokensPerSample).toBe(16);
     expect(r.samplesPerSecond).toBeGreaterThan(0);
     expect(r.gflopsAchieved).toBeGreaterThan(0);
     expect(r.matmulGflops).toBeGreaterThan(0);
-    expect(readFileSync(join(out, 'bench.md'), 'utf8')).toContain('| toy | wasm | 0 | 8 |');
+    expect(r.fractionPerThread).toBeCloseTo(r.fractionOfMatmul, 10);
+    const md = readFileSync(join(out, 'bench.md'), 'utf8');
+    expect(md).toContain('| toy | wasm | 0 | 4 |');
+    // The kernel profile of one update: matmuls among its kernels, shares adding up to the whole.
+    expect(j.profiles).toHaveLength(1);
+    const kernels = j.profiles[0].kernels as { kernel: string; calls: number; share: number }[];
+    expect(kernels.map((k) => k.kernel)).toContain('BatchMatMul');
+    expect(kernels.reduce((s, k) => s + k.share, 0)).toBeCloseTo(1, 6);
+    expect(md).toMatch(/\| kernel \| calls \| ms \| share \|/);
   });
 });

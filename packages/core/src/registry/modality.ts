@@ -103,4 +103,9 @@ export interface Modality {
   createFinetuneTask?(ctx: DownstreamContext): Promise<DownstreamTask>;
   /** Evaluations, e.g. { probe: linear probe }, selected with `d2v eval --task NAME`. */
   evaluations?: Record<string, (ctx: DownstreamContext) => Promise<Record<string, number>>>;
+  /**
+   * Forward FLOPs per sample of the feature encoder in front of the Transformer, for benchmarks
+   * (e.g. speech's conv stack, which costs more than its Transformer). Omitted = negligible.
+   */
+  encoderForwardFlops?(config: ResolvedConfig, tokensPerSample: number): number;
 }
