@@ -1,12 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, resolveConfig, Data2VecPretrainTask, Trainer, pretrain, finetune, evaluate } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate } from '@d2v/core';
+import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
 import { modality } from '../src/index.js';
 
-const quiet = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
+const quiet = quietRun;
 const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-text-run-'));
 // A small model on the bundled corpus and spam data: the tiny preset's code path with few FLOPs.
 const small = {
@@ -26,21 +26,10 @@ beforeAll(async () => {
 
 describe('text pretraining on the bundled corpus', () => {
   it('loss falls over a few steps and the tensor count stays flat', async () => {
-    const counts: number[] = [];
-    const config = resolveConfig({
-      modality: 'text',
-      modalitySchema: modality.schema,
-      presets: modality.presets,
-      preset: 'tiny',
-      overrides: new Map<string, unknown>(Object.entries({ ...small, out: tmp(), 'train.steps': 25, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 })),
-    });
-    const task = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
-    const r = await new Trainer(task, { config, ...quiet, onStep: () => counts.push(tf.memory().numTensors) }).run();
-    task.dispose();
-    const head = (r.losses[0]! + r.losses[1]! + r.losses[2]!) / 3;
-    const tail = (r.losses.at(-1)! + r.losses.at(-2)! + r.losses.at(-3)!) / 3;
+    const r = await pretrainSteps(modality, { ...small, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 }, 25);
+    const { head, tail } = lossEnds(r.losses);
     expect(tail).toBeLessThan(head * 0.9);
-    expect(new Set(counts.slice(1)).size).toBe(1);
+    expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
   });
 });
 
