@@ -1,4 +1,4 @@
-// Batched single-precision matmul for tfjs-wasm: C[b] = A[b] (M x K) * B[b] (K x N), row-major.
+// SIMD128 kernels for tfjs-wasm. Batched single-precision matmul: C[b] = A[b] (M x K) * B[b] (K x N), row-major.
 // tfjs-wasm runs XNNPACK only for batch 1; batched products (attention) fall back to a naive
 // loop at ~2 GFLOP/s. This kernel tiles 4 rows x 8 columns in SIMD128 registers.
 #include <wasm_simd128.h>
@@ -79,5 +79,87 @@ void bmm(const float* A, const float* B, float* C, int batch, int M, int K, int 
         c[(long)i * N + j] = s;
       }
     }
+  }
+}
+
+// Elementwise exp and erf in SIMD128 for tfjs-wasm, whose scalar Exp/Erf kernels cost ~7% of a
+// ViT training step (GELU forward and its gradient).
+// exp: Cephes-style range reduction x = n ln2 + r and a degree-6 polynomial (relative error ~1e-7).
+static inline v128_t exp4(v128_t x) {
+  const v128_t hi = wasm_f32x4_splat(88.72283905206835f), lo = wasm_f32x4_splat(-87.3365478515625f);
+  v128_t xc = wasm_f32x4_min(wasm_f32x4_max(x, lo), hi);
+  v128_t n = wasm_f32x4_nearest(wasm_f32x4_mul(xc, wasm_f32x4_splat(1.44269504088896341f)));
+  v128_t r = wasm_f32x4_sub(xc, wasm_f32x4_mul(n, wasm_f32x4_splat(0.693359375f)));
+  r = wasm_f32x4_sub(r, wasm_f32x4_mul(n, wasm_f32x4_splat(-2.12194440e-4f)));
+  v128_t p = wasm_f32x4_splat(1.9875691500e-4f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.3981999507e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(8.3334519073e-3f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(4.1665795894e-2f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(1.6666665459e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, r), wasm_f32x4_splat(5.0000001201e-1f));
+  p = wasm_f32x4_add(wasm_f32x4_add(wasm_f32x4_mul(p, wasm_f32x4_mul(r, r)), r), wasm_f32x4_splat(1.0f));
+  // 2^n in two factors: n reaches 128 near the top of the range, past the largest float exponent.
+  const v128_t ni = wasm_i32x4_trunc_sat_f32x4(n);
+  const v128_t n1 = wasm_i32x4_shr(ni, 1);
+  const v128_t s1 = wasm_i32x4_shl(wasm_i32x4_add(n1, wasm_i32x4_splat(127)), 23);
+  const v128_t s2 = wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_sub(ni, n1), wasm_i32x4_splat(127)), 23);
+  v128_t y = wasm_f32x4_mul(wasm_f32x4_mul(p, s1), s2);
+  // Beyond the float range: +inf above, 0 below (the clamp keeps the polynomial finite).
+  y = wasm_v128_bitselect(wasm_f32x4_splat(__builtin_inff()), y, wasm_f32x4_gt(x, wasm_f32x4_splat(88.72283905206835f)));
+  y = wasm_v128_andnot(y, wasm_f32x4_lt(x, wasm_f32x4_splat(-103.972077083991796f)));
+  // NaN in, NaN out.
+  return wasm_v128_bitselect(x, y, wasm_f32x4_ne(x, x));
+}
+
+__attribute__((export_name("exp_f32")))
+void exp_f32(const float* x, float* y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, exp4(wasm_v128_load(x + i)));
+  if (i < n) {
+    float t[4] = {0, 0, 0, 0};
+    for (int j = i; j < n; j++) t[j - i] = x[j];
+    wasm_v128_store(t, exp4(wasm_v128_load(t)));
+    for (int j = i; j < n; j++) y[j] = t[j - i];
+  }
+}
+
+// erf: Abramowitz & Stegun 7.1.26 (absolute error < 1.5e-7, the formula tfjs's cpu backend uses)
+// for |x| >= 0.8; below, where 1 - p * exp(-x^2) cancels in float32, the Taylor series to x^17.
+static inline v128_t erf4(v128_t x) {
+  const v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int)0x80000000));
+  const v128_t ax = wasm_f32x4_abs(x);
+  const v128_t t = wasm_f32x4_div(wasm_f32x4_splat(1.0f), wasm_f32x4_add(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(ax, wasm_f32x4_splat(0.3275911f))));
+  v128_t p = wasm_f32x4_splat(1.061405429f);
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-1.453152027f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(1.421413741f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(-0.284496736f));
+  p = wasm_f32x4_add(wasm_f32x4_mul(p, t), wasm_f32x4_splat(0.254829592f));
+  p = wasm_f32x4_mul(p, t);
+  const v128_t e = exp4(wasm_f32x4_neg(wasm_f32x4_mul(ax, ax)));
+  const v128_t big = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(p, e));
+  const v128_t x2 = wasm_f32x4_mul(ax, ax);
+  v128_t q = wasm_f32x4_splat(-1.0f / 685440.0f);
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(1.0f / 75600.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(-1.0f / 9360.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(1.0f / 1320.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(-1.0f / 216.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(1.0f / 42.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(-1.0f / 10.0f));
+  q = wasm_f32x4_add(wasm_f32x4_mul(q, x2), wasm_f32x4_splat(1.0f / 3.0f));
+  q = wasm_f32x4_sub(wasm_f32x4_splat(1.0f), wasm_f32x4_mul(q, x2));
+  const v128_t small = wasm_f32x4_mul(wasm_f32x4_mul(q, ax), wasm_f32x4_splat(1.1283791670955126f));
+  const v128_t y = wasm_v128_bitselect(small, big, wasm_f32x4_lt(ax, wasm_f32x4_splat(0.8f)));
+  return wasm_v128_or(y, sign);
+}
+
+__attribute__((export_name("erf_f32")))
+void erf_f32(const float* x, float* y, int n) {
+  int i = 0;
+  for (; i + 4 <= n; i += 4) wasm_v128_store(y + i, erf4(wasm_v128_load(x + i)));
+  if (i < n) {
+    float t[4] = {0, 0, 0, 0};
+    for (int j = i; j < n; j++) t[j - i] = x[j];
+    wasm_v128_store(t, erf4(wasm_v128_load(t)));
+    for (int j = i; j < n; j++) y[j] = t[j - i];
   }
 }

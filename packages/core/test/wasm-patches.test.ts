@@ -1,6 +1,6 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, patchWasmKernels, collapsePermutation } from '../src/index.js';
+import { initBackend, patchWasmKernels, collapsePermutation, gelu } from '../src/index.js';
 
 /** Runs f on the cpu backend and on (patched) wasm with the same inputs; returns both results as arrays. */
 async function both(inputs: tf.Tensor[], f: (...xs: tf.Tensor[]) => tf.Tensor | tf.Tensor[]): Promise<[number[][], number[][]]> {
@@ -161,6 +161,59 @@ describe('SIMD batched matmul (attention products)', () => {
       expectClose(c, w);
       tf.dispose([a, b]);
     }
+  });
+});
+
+/** erf in float64 by its Taylor series (exact to ~1e-9 on [-4, 4]); +-1 beyond (|erf - 1| < 2e-8 there). */
+function erf64(x: number): number {
+  if (Math.abs(x) > 4) return Math.sign(x);
+  let term = x;
+  let sum = x;
+  for (let n = 1; n < 120; n++) {
+    term *= (-x * x) / n;
+    sum += term / (2 * n + 1);
+  }
+  return (2 / Math.sqrt(Math.PI)) * sum;
+}
+
+describe('SIMD exp and erf (GELU)', () => {
+  // Odd lengths exercise the tail after the 4-lane loop.
+  const grid = (lo: number, hi: number, n: number) => Float32Array.from({ length: n }, (_, i) => lo + ((hi - lo) * i) / (n - 1));
+
+  it('exp: relative error < 4e-7 over the float range, limits and NaN as Math.exp', async () => {
+    await tf.setBackend('wasm');
+    const xs = grid(-87, 88.5, 100_003);
+    const y = tf.tidy(() => tf.exp(tf.tensor1d(xs)).dataSync());
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) {
+      const ref = Math.exp(xs[i]!);
+      if (ref > 1.2e-38 && ref < 3.4e38) worst = Math.max(worst, Math.abs(y[i]! - ref) / ref);
+    }
+    expect(worst).toBeLessThan(4e-7);
+    const special = tf.tidy(() => Array.from(tf.exp(tf.tensor1d([0, -0, 89, 1000, Infinity, -Infinity, -200, NaN, -95])).dataSync()));
+    expect(special.slice(0, 7)).toEqual([1, 1, Infinity, Infinity, Infinity, 0, 0]);
+    expect(special[7]).toBeNaN();
+    expect(special[8]).toBeLessThan(1.2e-38);
+  });
+
+  it('erf: absolute error < 3e-7, odd symmetry, NaN as NaN', async () => {
+    await tf.setBackend('wasm');
+    const xs = grid(-6, 6, 20_001);
+    const y = tf.tidy(() => tf.erf(tf.tensor1d(xs)).dataSync());
+    let worst = 0;
+    for (let i = 0; i < xs.length; i++) worst = Math.max(worst, Math.abs(y[i]! - erf64(xs[i]!)));
+    expect(worst).toBeLessThan(3e-7);
+    for (let i = 0; i < xs.length; i++) expect(y[i]! + y[xs.length - 1 - i]!).toBe(0);
+    const special = tf.tidy(() => Array.from(tf.erf(tf.tensor1d([Infinity, -Infinity, NaN])).dataSync()));
+    expect(special.slice(0, 2)).toEqual([1, -1]);
+    expect(special[2]).toBeNaN();
+  });
+
+  it('GELU forward and gradient match the cpu backend', async () => {
+    const x = tf.mul(rnd([7, 33, 19], 31), 3);
+    const [c, w] = await both([x], (v) => [gelu(v!), tf.grad((u: tf.Tensor) => tf.sum(tf.mul(gelu(u), u)))(v!)]);
+    expectClose(c, w, 2e-6);
+    x.dispose();
   });
 });
 

@@ -7,11 +7,12 @@
  *  - x[B, M, K] @ W[K, N] with shared weights runs as one [B*M, K] @ [K, N];
  *  - rank-5+ transposes are collapsed to rank <= 4 where axes stay adjacent;
  *  - true batched products run our SIMD kernel (bmm.ts);
+ *  - Exp and Erf (GELU and its gradient) run SIMD kernels instead of scalar libm;
  *  - Identity shares data instead of copying it.
  * Results are identical up to float rounding (tested against the cpu backend).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { batchedMatMul, loadBmm } from './bmm.js';
+import { batchedMatMul, loadBmm, simdUnary } from './bmm.js';
 
 type KernelFunc = (args: { inputs: Record<string, tf.TensorInfo>; backend: unknown; attrs?: Record<string, unknown> }) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -143,6 +144,19 @@ function identityPatch(orig: KernelFunc): KernelFunc {
   };
 }
 
+/** float32 Exp/Erf through our SIMD kernels; other dtypes (and a missing module) keep the stock kernel. */
+function simdUnaryPatch(kind: 'exp' | 'erf'): (orig: KernelFunc) => KernelFunc {
+  return (orig) =>
+    ({ inputs, backend, attrs }) => {
+      const x = inputs['x']!;
+      if (x.dtype !== 'float32' || !loadBmm()) return orig({ inputs, backend, attrs });
+      const be = backend as Backend;
+      const out = be.makeOutput(x.shape, 'float32');
+      simdUnary(kind, be.typedArrayFromHeap(x), be.typedArrayFromHeap(out));
+      return out;
+    };
+}
+
 /** Installs the patches (idempotent); returns a function that restores the original kernels. */
 export function patchWasmKernels(): () => void {
   if (!patched.size) {
@@ -152,6 +166,8 @@ export function patchWasmKernels(): () => void {
     replace('_FusedMatMul', matMulPatch);
     replace('Transpose', transposePatch);
     replace('Identity', identityPatch);
+    replace('Exp', simdUnaryPatch('exp'));
+    replace('Erf', simdUnaryPatch('erf'));
   }
   return unpatchWasmKernels;
 }
