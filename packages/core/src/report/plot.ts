@@ -54,6 +54,8 @@ export interface BarChartOptions {
   xLabel?: string;
   width?: number;
   height?: number;
+  /** d3 format of the value printed above each bar (default '.3~f'; '' = none). */
+  valueFormat?: string;
 }
 
 // Tableau-10: distinguishable and colour-blind tolerant for the first few series.
@@ -131,7 +133,8 @@ export async function barChartPng(file: string, options: BarChartOptions): Promi
   const spec: TopLevelSpec = {
     ...CHART_CONFIG,
     title,
-    width: options.width ?? Math.min(1000, Math.max(320, usable.length * 48)),
+    // Wide enough for the title too, so it does not hang over an empty canvas.
+    width: options.width ?? Math.min(1000, Math.max(320, usable.length * 48, title.length * 9 - 60)),
     height: options.height ?? 320,
     data: { values },
     encoding: {
@@ -155,11 +158,22 @@ export async function barChartPng(file: string, options: BarChartOptions): Promi
                 type: 'nominal',
                 sort: groups,
                 scale: { range: PALETTE },
-                legend: { title: null, orient: 'bottom', direction: 'horizontal' },
+                legend: { title: null, orient: 'bottom', direction: 'horizontal', labelLimit: 400 },
               }
             : { value: PALETTE[0] },
         },
       },
+      ...(options.valueFormat === ''
+        ? []
+        : [
+            {
+              mark: { type: 'text' as const, dy: -7, fontSize: 11, color: '#333333' },
+              encoding: {
+                y: { field: 'value', type: 'quantitative' as const, title: yLabel },
+                text: { field: 'value', type: 'quantitative' as const, format: options.valueFormat ?? '.3~f' },
+              },
+            },
+          ]),
       {
         transform: [{ filter: 'datum.lo != null' }],
         mark: { type: 'errorbar', ticks: { size: 12, color: '#333333' }, color: '#333333' },
