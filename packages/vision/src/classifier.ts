@@ -4,7 +4,7 @@
  * cross entropy with label smoothing, optional layer-wise lr decay.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, LayerNorm, ModuleGroup, Rng, maskedMeanOverTime, type DownstreamContext, type FeatureEncoder, type Transformer } from '@d2v/core';
+import { Module, Linear, LayerNorm, ModuleGroup, Rng, maskedMeanOverTime, layerNormNoParams, disposeOutput, type DownstreamContext, type FeatureEncoder, type Transformer } from '@d2v/core';
 import type { VisionBatch } from './batch.js';
 
 export class ClassifierHead extends Module {
@@ -18,6 +18,24 @@ export class ClassifierHead extends Module {
   apply(pooled: tf.Tensor2D): tf.Tensor2D {
     return this.fc.apply(this.norm.apply(pooled)) as tf.Tensor2D;
   }
+}
+
+/**
+ * Probe features: the mean over patch tokens of the average of the last `topBlocks` block
+ * outputs, each layer-normed without parameters — the representation data2vec regresses
+ * (its targets average the top K blocks). `topBlocks` 1 is `pooledFeatures` in eval mode.
+ */
+export function probeFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: VisionBatch, topBlocks: number, cls = false): tf.Tensor2D {
+  if (topBlocks <= 1) return pooledFeatures(encoder, transformer, batch, false, undefined, cls);
+  return tf.tidy(() => {
+    const e = encoder.embed(encoder.features(batch, { training: false }), { training: false });
+    const out = transformer.forward(e.x, { attnBias: e.attnBias, collect: true });
+    const top = out.blocks.slice(-Math.min(topBlocks, out.blocks.length)).map((b) => layerNormNoParams(b));
+    const avg = tf.div(tf.addN(top), top.length) as tf.Tensor3D;
+    disposeOutput(out);
+    const tokens = cls ? tf.slice(avg, [0, 1, 0], [-1, -1, -1]) : avg;
+    return maskedMeanOverTime(tokens as tf.Tensor3D);
+  });
 }
 
 /** Mean over patch tokens (CLS excluded) of the Transformer output: [B, dim]. */

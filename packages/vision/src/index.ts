@@ -3,7 +3,7 @@ import { modality } from './modality.js';
 
 registerModality(modality);
 
-export { modality, presets, loadSplit, extractFeatures } from './modality.js';
+export { modality, presets, loadSplit, extractFeatures, batching as batchingOptions } from './modality.js';
 export type { VisionOptions, VisionDataOptions } from './modality.js';
 export { PatchEncoder, relativePositionIndex } from './encoder.js';
 export type { PatchEncoderConfig } from './encoder.js';
@@ -21,4 +21,4 @@ export type { ImageDataset } from './data/dataset.js';
 export { augmentImage, sampleCrop, cropResize, normalise } from './data/augment.js';
 export type { AugmentOptions } from './data/augment.js';
 export { bundledFashionMnistDir, debianFashionMnistDir } from './data/paths.js';
-export { ClassifierHead, pooledFeatures, smoothedCrossEntropy, applyLayerDecay } from './classifier.js';
+export { ClassifierHead, pooledFeatures, probeFeatures, smoothedCrossEntropy, applyLayerDecay } from './classifier.js';

@@ -23,7 +23,7 @@ import { BlockMasker } from './masking/blockMasker.js';
 import { ImageDataSource, makeVisionBatch, type BatchingOptions, type VisionBatch } from './batch.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
 import { bundledFashionMnistDir } from './data/paths.js';
-import { ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, smoothedCrossEntropy } from './classifier.js';
+import { ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, probeFeatures, smoothedCrossEntropy } from './classifier.js';
 
 export interface VisionOptions {
   imageSize: number;
@@ -49,7 +49,7 @@ export interface VisionDataOptions {
 const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
 const dat = (c: ResolvedConfig) => c['data'] as VisionDataOptions;
 const ft = (c: ResolvedConfig) => c['finetune'] as { labelsPerClass: number; labelSmoothing: number; layerDecay: number; batchSize: number };
-const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; testImages: number; weightDecay: number };
+const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; testImages: number; weightDecay: number; topBlocks: number };
 
 const schema = {
   vision: {
@@ -82,6 +82,7 @@ const schema = {
     weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
     trainImages: int(0, 'training images for the probe (0 = the whole train split)'),
     testImages: int(0, 'test images for the probe (0 = the whole test split)'),
+    topBlocks: int(1, 'probe features: average of the last N block outputs, each layer-normed (1 = the last block after the final norm)'),
   },
 };
 
@@ -134,7 +135,7 @@ export const presets = {
   },
 };
 
-function batching(c: ResolvedConfig): BatchingOptions {
+export function batching(c: ResolvedConfig): BatchingOptions {
   const v = vis(c);
   const d = dat(c);
   const [s0, s1] = d.cropScale as [number, number];
@@ -184,7 +185,7 @@ export function extractFeatures(ctx: DownstreamContext, ds: ImageDataset, limit 
   for (let s = 0; s < n; s += 256) {
     const idx = Array.from({ length: Math.min(256, n - s) }, (_, k) => s + k);
     const batch = makeVisionBatch(ds, idx, opts);
-    const f = pooledFeatures(ctx.encoder, ctx.transformer, batch, false, undefined, vis(c).cls);
+    const f = probeFeatures(ctx.encoder, ctx.transformer, batch, probe(c).topBlocks, vis(c).cls);
     features.set(f.dataSync(), s * dim);
     labels.set(batch.labelIds, s);
     f.dispose();

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, evaluate, finetune } from '@d2v/core';
 import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
-import { modality } from '../src/index.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { modality, loadSplit, makeVisionBatch, batchingOptions, probeFeatures, pooledFeatures } from '../src/index.js';
 
 const quiet = quietRun;
 const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-vision-run-'));
@@ -33,5 +34,35 @@ describe('vision pretraining on the bundled Fashion-MNIST subset', () => {
     expect(ft.metrics['accuracy']).toBeGreaterThan(0.3);
     const probe = await evaluate({ modality, ...quiet, task: 'pixels', overrides: { ...small, out: tmp(), 'probe.epochs': 5, 'probe.trainImages': 1000 } });
     expect(probe['accuracy']).toBeGreaterThan(0.5);
+    // The encoder probe on the average of the top blocks (data2vec's target representation).
+    const top = await evaluate({ modality, ...quiet, task: 'probe', overrides: { ...small, out: tmp(), 'finetune.init': pre, 'probe.epochs': 20, 'probe.trainImages': 1000, 'probe.testImages': 500, 'probe.topBlocks': 2 } });
+    expect(top['accuracy']).toBeGreaterThan(0.3);
+  });
+
+  it('probe features: topBlocks 1 is the pooled last block; more blocks average layer-normed outputs without leaking', async () => {
+    const { prepareRun, buildStudent, layerNormNoParams, maskedMeanOverTime, disposeOutput } = await import('@d2v/core');
+    const { config } = await prepareRun({ modality, overrides: { ...small, out: tmp() } });
+    const { encoder, transformer } = buildStudent(modality, config);
+    const ds = await loadSplit(config, 'test');
+    const batch = makeVisionBatch(ds, [0, 1, 2, 3], batchingOptions(config));
+    probeFeatures(encoder, transformer, batch, 2).dispose(); // first call builds cached constants
+    const before = tf.memory().numTensors;
+    const one = probeFeatures(encoder, transformer, batch, 1);
+    const pooled = pooledFeatures(encoder, transformer, batch, false);
+    expect(Array.from(one.dataSync())).toEqual(Array.from(pooled.dataSync()));
+    const two = probeFeatures(encoder, transformer, batch, 2);
+    const expected = tf.tidy(() => {
+      const e = encoder.embed(encoder.features(batch, { training: false }), { training: false });
+      const o = transformer.forward(e.x, { attnBias: e.attnBias, collect: true });
+      const avg = tf.div(tf.add(layerNormNoParams(o.blocks.at(-1)!), layerNormNoParams(o.blocks.at(-2)!)), 2);
+      disposeOutput(o); // collected block outputs are kept past tidy
+      return maskedMeanOverTime(avg as tf.Tensor3D);
+    });
+    expect(two.shape).toEqual([4, config.model.dim]);
+    const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(two, expected))).dataSync()[0]!);
+    expect(diff).toBeLessThan(1e-5);
+    tf.dispose([one, pooled, two, expected]);
+    expect(tf.memory().numTensors).toBe(before);
+    batch.dispose();
   });
 });
