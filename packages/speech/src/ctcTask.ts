@@ -73,27 +73,41 @@ function labelsOf(batch: SpeechBatch): Int32Array[] {
   });
 }
 
-/** Greedy transcripts of a whole dataset and the corpus WER/CER against its references. */
-export function decodeDataset(encoder: SpeechEncoder, transformer: DownstreamContext['transformer'], head: CtcHead, ds: SpeechDataset, batchSize: number): { wer: number; cer: number; refs: string[]; hyps: string[] } {
+/**
+ * Greedy transcripts of a whole dataset, the corpus WER/CER against its references, and the CTC
+ * loss per reference letter (a continuous score: it still ranks models whose greedy output is
+ * all blanks, as early in fine-tuning).
+ */
+export function decodeDataset(encoder: SpeechEncoder, transformer: DownstreamContext['transformer'], head: CtcHead, ds: SpeechDataset, batchSize: number): { wer: number; cer: number; ctcLossPerLetter: number; refs: string[]; hyps: string[] } {
   const source = new SpeechDataSource(ds, { seed: 0, shuffle: false, pad: true });
   const refs: string[] = [];
   const hyps: string[] = [];
+  let lossSum = 0;
+  let letters = 0;
   for (const idx of sortedBatches(ds.sizes, batchSize)) {
     const batch = source.collate(idx);
     try {
       const { logits, frames } = ctcLogits(encoder, transformer, head, batch, { training: false });
-      hyps.push(...greedyDecode(logits, { inputLengths: frames }));
-      logits.dispose();
-      batch.transcripts.forEach((t, i) => {
-        if (t === undefined) throw new ConfigError(`${batch.files[i]} has no transcript: cannot compute WER`, 'data.path');
-        refs.push(normalizeTranscript(t));
-      });
+      try {
+        hyps.push(...greedyDecode(logits, { inputLengths: frames }));
+        batch.transcripts.forEach((t, i) => {
+          if (t === undefined) throw new ConfigError(`${batch.files[i]} has no transcript: cannot compute WER`, 'data.path');
+          refs.push(normalizeTranscript(t));
+        });
+        const labels = labelsOf(batch);
+        const loss = ctcLoss(logits, labels, frames, { reduction: 'sum', zeroInfinity: true });
+        lossSum += loss.dataSync()[0]!;
+        loss.dispose();
+        for (const l of labels) letters += l.length;
+      } finally {
+        logits.dispose();
+      }
     } finally {
       batch.dispose();
     }
   }
   const r = errorRates(refs, hyps);
-  return { wer: r.wer, cer: r.cer, refs, hyps };
+  return { wer: r.wer, cer: r.cer, ctcLossPerLetter: lossSum / Math.max(1, letters), refs, hyps };
 }
 
 /** A seeded random subset of `n` utterances (all when n <= 0 or n >= the set). */
@@ -157,8 +171,8 @@ export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamT
       model.setTraining(false);
       try {
         const r = decodeDataset(encoder, ctx.transformer, head, test, ft.evalBatchSize);
-        ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}% on ${test.length} utterances; e.g. "${r.refs[0]}" -> "${r.hyps[0]}"`);
-        return { wer: r.wer, cer: r.cer, testUtterances: test.length };
+        ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}%, CTC loss ${r.ctcLossPerLetter.toFixed(3)}/letter on ${test.length} utterances; e.g. "${r.refs[0]}" -> "${r.hyps[0]}"`);
+        return { wer: r.wer, cer: r.cer, ctcLossPerLetter: r.ctcLossPerLetter, testUtterances: test.length };
       } finally {
         model.setTraining(true);
       }
@@ -176,8 +190,8 @@ export async function evaluateCtc(ctx: DownstreamContext): Promise<Record<string
     ctx.encoder.setTraining(false);
     ctx.transformer.setTraining(false);
     const r = decodeDataset(ctx.encoder as SpeechEncoder, ctx.transformer, head, test, finetuneOptions(c).evalBatchSize);
-    ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}% on ${test.length} utterances`);
-    return { wer: r.wer, cer: r.cer, testUtterances: test.length };
+    ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}%, CTC loss ${r.ctcLossPerLetter.toFixed(3)}/letter on ${test.length} utterances`);
+    return { wer: r.wer, cer: r.cer, ctcLossPerLetter: r.ctcLossPerLetter, testUtterances: test.length };
   } finally {
     head.dispose();
   }

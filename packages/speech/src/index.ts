@@ -10,6 +10,7 @@ export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFine
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d, groupedConvSame, im2col, col2im, convOutputLength } from './ops/conv1d.js';
+export { speechEncoderForwardFlops } from './flops.js';
 export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
 export type { CtcForwardOptions } from './ctcTask.js';
 export { spanMask } from './masking/spanMask.js';
@@ -36,3 +37,5 @@ export { SpeechDataSource, sortedBatches } from './data/source.js';
 export type { SpeechBatch, SpeechSourceOptions } from './data/source.js';
 export { LETTERS, VOCAB_SIZE, BLANK, WORD_BOUNDARY, normalizeTranscript, textToIds, idsToText, wordsToLetterLine, letterLineToWords, numberToWords } from './data/letters.js';
 export { bundledCorpusDir } from './data/paths.js';
+export { buildCorpus, listEspeakVoices, CORPUS_SPLITS } from './data/corpus.js';
+export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit } from './data/corpus.js';

@@ -11,6 +11,7 @@ import { SpeechDataSource } from './data/source.js';
 import { subsetDataset, indicesWhere } from './data/dataset.js';
 import { createCtcTask, evaluateCtc } from './ctcTask.js';
 import { convLayersOf, dataOptions, encoderConfig, loadSpeechSplit, maskingOptions } from './options.js';
+import { speechEncoderForwardFlops } from './flops.js';
 
 const PAPER_CHANNELS = [512, 512, 512, 512, 512, 512, 512];
 const PAPER_KERNELS = [10, 3, 3, 3, 3, 2, 2];
@@ -133,4 +134,5 @@ export const modality: Modality = {
   createData: async (c, split) => pretrainSource(c, split),
   createFinetuneTask: createCtcTask,
   evaluations: { ctc: evaluateCtc },
+  encoderForwardFlops: (c, frames) => speechEncoderForwardFlops(encoderConfig(c), frames),
 };

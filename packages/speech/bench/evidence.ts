@@ -1,0 +1,217 @@
+/**
+ * Evidence for @d2v/speech (a benchmark, not a test):
+ *   1. build a bigger espeak-ng corpus into runs/ (skipped when --corpus already holds one);
+ *   2. pretrain the tiny preset for a time budget on its train split (both cores: one worker thread);
+ *   3. CTC fine-tune on a small labelled subset from the pretrained checkpoint and from scratch
+ *      (same recipe, steps and seed; the two runs go in parallel, one per core), test WER/CER;
+ *   4. results.json, wer-cer.png, finetune-loss.png and the pretraining curves (pretrain/*.png).
+ *   npx tsx packages/speech/bench/evidence.ts [--minutes 15] [--corpus runs/speech-corpus] [--utterances 2000]
+ *     [--labels 200] [--finetune-steps 500] [--finetune-lr 1e-3] [--workers 1] [--out runs/speech-evidence] [--set key=value ...]
+ *     [--pretrain-set key=value ...] (extra overrides for pretraining only)
+ *     [--reuse-pretrain] (keep the pretraining already in --out, redo only the fine-tuning), e.g.
+ *     --reuse-pretrain --tag unfrozen --set finetune.freezeFeatureEncoder=false --finetune-steps 1500
+ *     [--tag NAME] (suffix for the fine-tuning dirs, results and plots)
+ */
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { initBackend, pretrain, finetune, barChartPng, lineChartPng, readMetrics, activeBackend, resolveConfig, CollapseError, type FinetuneOutcome } from '@d2v/core';
+import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
+
+const args = process.argv.slice(2);
+const arg = (k: string, d: string) => {
+  const i = args.indexOf(`--${k}`);
+  return i >= 0 ? args[i + 1]! : d;
+};
+const setsOf = (flag: string) => {
+  const s: Record<string, string> = {};
+  args.forEach((a, i) => {
+    if (a === flag) {
+      const [k, ...v] = args[i + 1]!.split('=');
+      s[k!] = v.join('=');
+    }
+  });
+  return s;
+};
+const log = (m: string) => console.error(m);
+const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
+
+// Child mode: one fine-tuning run (the parent starts two at once, one per core).
+if (args[0] === '--child') {
+  const job = JSON.parse(readFileSync(args[1]!, 'utf8')) as { overrides: Record<string, unknown>; result: string };
+  await initBackend('wasm');
+  const r = await finetune({ modality, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent.progressStream, overrides: job.overrides });
+  writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step, lr: r.config.optim.lr }) + '\n');
+  process.exit(0);
+}
+
+const minutes = Number(arg('minutes', '15'));
+const labels = Number(arg('labels', '200'));
+const ftSteps = Number(arg('finetune-steps', '500'));
+const ftLr = Number(arg('finetune-lr', '1e-3'));
+const workers = Number(arg('workers', '1'));
+const out = resolve(arg('out', 'runs/speech-evidence'));
+const corpus = resolve(arg('corpus', join(out, '..', 'speech-corpus')));
+const utterances = Number(arg('utterances', '2000'));
+const sets = setsOf('--set');
+const preSets = setsOf('--pretrain-set');
+mkdirSync(out, { recursive: true });
+await initBackend(arg('backend', 'wasm'));
+
+// 1. Corpus: espeak-ng is fast (about 15 utterances/s); build it once and reuse it.
+let corpusSeconds: number | null = null;
+if (!existsSync(join(corpus, 'train.tsv'))) {
+  const t = performance.now();
+  buildCorpus({ out: corpus, utterances, seed: 7, log });
+  corpusSeconds = (performance.now() - t) / 1000;
+  log(`evidence: built ${utterances} utterances into ${corpus} in ${corpusSeconds.toFixed(0)} s`);
+}
+const corpusInfo = JSON.parse(readFileSync(join(corpus, 'corpus.json'), 'utf8')) as { splits: Record<string, { utterances: number; seconds: number; voices: string[] }> };
+const base = { 'data.path': corpus, ...sets };
+
+// 2. Pretraining on both cores: the preset's batch split into one micro-batch per thread.
+const batch = (modality.presets['tiny']!['train'] as { batchSize: number }).batchSize;
+const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch / (workers + 1)) } : {};
+// --reuse-pretrain: keep an earlier run's pretraining (same --out) and only redo the fine-tuning.
+const pre = join(out, 'pretrain');
+const reuse = args.includes('--reuse-pretrain') && existsSync(join(pre, 'checkpoints'));
+const earlier = reuse && existsSync(join(out, 'results.json')) ? (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { pretrain: { minutes: number; steps: number } }).pretrain : null;
+let steps = earlier?.steps ?? (reuse ? (readMetrics(join(pre, 'metrics.jsonl')).at(-1)?.step ?? 1) : 0);
+// --tag NAME: fine-tuning dirs, results and plots get a -NAME suffix (keeps earlier fine-tunings).
+const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
+if (!reuse) {
+  const cal = await pretrain({ modality: 'speech', ...silent, overrides: { ...base, ...par, ...preSets, out: join(out, 'calibration'), 'train.steps': 4, 'train.logEvery': 1 } });
+  const stepSec = cal.secondsPerStep * 1.03;
+  steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
+  log(`evidence: ${stepSec.toFixed(2)} s/update (${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+} else {
+  log(`evidence: reusing the pretraining in ${pre}`);
+}
+
+const t0 = performance.now();
+const preOverrides = {
+  ...base,
+  ...par,
+  out: pre,
+  'train.steps': steps,
+  'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+  'objective.emaAnnealSteps': steps,
+  ...preSets,
+};
+// A collapse stop (fairseq's variance guard) is a result too: fine-tune from the last checkpoint and say so.
+let collapse: string | null = null;
+const pr = reuse
+  ? null
+  : await pretrain({ modality: 'speech', log, overrides: preOverrides }).catch((err: Error) => {
+      if (!(err instanceof CollapseError)) throw err;
+      collapse = err.message;
+      log(`evidence: ${err.message} -> fine-tuning from the last checkpoint`);
+      return null;
+    });
+const pretrainSec = earlier ? earlier.minutes * 60 : (performance.now() - t0) / 1000;
+const c = pr?.config ?? resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(preOverrides)) });
+const preLog = readMetrics(join(pre, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number');
+const preLosses = pr?.losses ?? preLog.map((r) => r['loss'] as number);
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const secondsPerStep = pr?.secondsPerStep ?? median(preLog.map((r) => r['sec'] as number).filter((x) => typeof x === 'number'));
+const utterancesPerSecond = pr?.itemsPerSecond ?? (c.train.batchSize * c.optim.accumulate) / secondsPerStep;
+
+// Frames per pretraining utterance: every micro-batch is cropped to its shortest row (at most
+// data.maxSampleLength), so the exact count follows from the utterance lengths and the batch plan.
+const src = new SpeechDataSource(loadSpeechSplit(c, 'train'), { seed: c.seed, shuffle: true, pad: false, maxSampleLength: (c['data'] as { maxSampleLength: number }).maxSampleLength });
+const minLen = (c['data'] as { minSampleLength: number }).minSampleLength;
+let frames = 0;
+let seen = 0;
+const micro = steps * c.optim.accumulate;
+for (let i = 0; i < Math.min(micro, 2000); i++) {
+  const rows = src.indices(i, c.train.batchSize).filter((j) => src.dataset.sizes[j]! >= minLen);
+  if (rows.length === 0) continue;
+  const crop = Math.min(...rows.map((j) => src.dataset.sizes[j]!), src.opts.maxSampleLength!);
+  frames += framesForSamples(crop, convLayersOf(c)) * rows.length;
+  seen += rows.length;
+}
+const framesPerUtterance = frames / seen;
+
+// 3. CTC fine-tuning, pretrained vs scratch, in parallel (the Trainer fine-tunes on one thread).
+const ft = { ...base, 'finetune.labelledUtterances': labels, 'finetune.steps': ftSteps, 'finetune.lr': ftLr, 'finetune.warmupSteps': Math.max(5, Math.round(ftSteps * 0.1)), 'train.logEvery': 10 };
+const runs: Record<string, Record<string, unknown>> = {
+  pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': pre },
+  scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) },
+};
+type ChildResult = { metrics: FinetuneOutcome['metrics']; losses: number[]; secondsPerStep: number; steps: number; lr: number };
+const script = fileURLToPath(import.meta.url);
+const t1 = performance.now();
+const results = await Promise.all(
+  Object.entries(runs).map(([name, overrides]) => {
+    const job = join(out, `job-${name}${tag}.json`);
+    const result = join(out, `result-${name}${tag}.json`);
+    writeFileSync(job, JSON.stringify({ overrides, result }));
+    return new Promise<[string, ChildResult]>((ok, fail) => {
+      const p = spawn(process.execPath, [...process.execArgv, script, '--child', job], { stdio: ['ignore', 'inherit', 'inherit'] });
+      p.on('exit', (code) => (code === 0 ? ok([name, JSON.parse(readFileSync(result, 'utf8')) as ChildResult]) : fail(new Error(`fine-tuning ${name} exited with ${code}`))));
+    });
+  }),
+);
+const ftSec = (performance.now() - t1) / 1000;
+const fr = Object.fromEntries(results) as Record<'pretrained' | 'scratch', ChildResult>;
+
+// 4. Results and plots.
+const summary = {
+  machine: { backend: activeBackend(), cores: cpus().length },
+  overrides: { all: sets, pretrainOnly: preSets },
+  corpus: { path: corpus, buildSeconds: corpusSeconds, splits: Object.fromEntries(Object.entries(corpusInfo.splits).map(([k, v]) => [k, { utterances: v.utterances, seconds: v.seconds, voices: v.voices.length }])) },
+  pretrain: {
+    minutes: pretrainSec / 60,
+    steps,
+    stepsDone: preLog.at(-1)?.step ?? 0,
+    collapse,
+    utterancesPerUpdate: c.train.batchSize * c.optim.accumulate,
+    workers,
+    secondsPerStep,
+    utterancesPerSecond,
+    framesPerUtterance,
+    framesPerSecond: utterancesPerSecond * framesPerUtterance,
+    audioSecondsPerSecond: (utterancesPerSecond * framesPerUtterance) / 50,
+    firstLoss: preLosses[0],
+    lastLoss: preLosses.at(-1),
+    model: c.model,
+    speech: c['speech'],
+    hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c['masking'] },
+  },
+  finetune: {
+    labelledUtterances: labels,
+    steps: ftSteps,
+    lr: fr.pretrained.lr,
+    freezeFeatureEncoder: (c['finetune'] as { freezeFeatureEncoder: boolean }).freezeFeatureEncoder,
+    minutesBothInParallel: ftSec / 60,
+    pretrained: fr.pretrained.metrics,
+    scratch: fr.scratch.metrics,
+    finalLoss: { pretrained: fr.pretrained.losses.at(-1), scratch: fr.scratch.losses.at(-1) },
+  },
+};
+writeFileSync(join(out, `results${tag}.json`), JSON.stringify(summary, null, 2) + '\n');
+const test = corpusInfo.splits['test']!;
+await barChartPng(join(out, `wer-cer${tag}.png`), {
+  title: `Test WER/CER, ${test.voices.length} unseen voices (${labels} labels; ${(pretrainSec / 60).toFixed(0)} min pretraining)`,
+  yLabel: 'error rate (lower is better)',
+  bars: [
+    { label: 'WER', value: fr.pretrained.metrics['wer']!, group: 'pretrained' },
+    { label: 'WER', value: fr.scratch.metrics['wer']!, group: 'from scratch' },
+    { label: 'CER', value: fr.pretrained.metrics['cer']!, group: 'pretrained' },
+    { label: 'CER', value: fr.scratch.metrics['cer']!, group: 'from scratch' },
+  ],
+});
+const curve = (dir: string) => readMetrics(join(dir, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number').map((r) => ({ x: r.step, y: r['loss'] as number }));
+// Logged every 10 updates: few enough points to draw raw (an EMA would lag behind the first drop).
+const series = (name: string, dir: string) => [{ name, points: curve(dir) }];
+await lineChartPng(join(out, `finetune-loss${tag}.png`), {
+  title: `CTC fine-tuning loss, ${labels} labelled utterances`,
+  xLabel: 'update',
+  yLabel: 'CTC loss',
+  series: [...series('pretrained', runs['pretrained']!['out'] as string), ...series('from scratch', runs['scratch']!['out'] as string)],
+});
+console.log(JSON.stringify(summary, null, 2));
+console.log(`plots: ${join(out, `wer-cer${tag}.png`)}, ${join(out, `finetune-loss${tag}.png`)}, ${join(pre, 'loss.png')}`);
+process.exit(0);
