@@ -6,8 +6,10 @@
  * Writes results.json, metrics.png and the pretraining loss curves (pretrain/*.png) into --out.
  *   npx tsx packages/text/bench/evidence.ts [--minutes 15] [--labels 200] [--workers 1] [--out runs/text-evidence]
  *     [--set key=value ...]   (extra config overrides for every run, e.g. --set finetune.lr=3e-4)
+ *     [--reuse-pretrain DIR]  (skip pretraining: fine-tune/probe from DIR/pretrain of an earlier evidence run,
+ *                              copying its pretraining figures from DIR/results.json)
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend } from '@d2v/core';
@@ -34,47 +36,41 @@ const log = (m: string) => console.error(m);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 await initBackend(arg('backend', 'wasm'));
 
-// Pretraining uses both cores: the preset's batch split into one micro-batch per thread.
 const base = { ...sets };
-const batch = modality.presets['tiny']!['train'] as { batchSize: number };
-const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch.batchSize / (workers + 1)) } : {};
-// Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
-const cal = await pretrain({ modality: 'text', ...silent, overrides: { ...base, ...par, out: join(out, 'calibration'), 'train.steps': 5, 'train.logEvery': 1 } });
-const stepSec = cal.secondsPerStep * 1.03;
-const steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
-log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+const reuse = arg('reuse-pretrain', '');
 
-const pre = join(out, 'pretrain');
-const t0 = performance.now();
-const pr = await pretrain({
-  modality: 'text',
-  log,
-  overrides: {
-    ...base,
-    ...par,
-    out: pre,
-    'train.steps': steps,
-    'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
-    'optim.warmupSteps': Math.max(5, Math.floor(steps * 0.1)),
-    'objective.emaAnnealSteps': steps,
-  },
-});
-const pretrainSec = (performance.now() - t0) / 1000;
-const { blocks } = await loadPackedCorpus(pr.config, 'train');
-const blockSize = blocks.blockSize;
-const realFraction = 1 - blocks.stats.paddingFraction;
+/** Pretrains the tiny preset for the time budget; returns its run folder and the figures for results.json. */
+async function pretrainForBudget() {
+  // Pretraining uses both cores: the preset's batch split into one micro-batch per thread.
+  const batch = modality.presets['tiny']!['train'] as { batchSize: number };
+  const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch.batchSize / (workers + 1)) } : {};
+  // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
+  const cal = await pretrain({ modality: 'text', ...silent, overrides: { ...base, ...par, out: join(out, 'calibration'), 'train.steps': 5, 'train.logEvery': 1 } });
+  const stepSec = cal.secondsPerStep * 1.03;
+  const steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
+  log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
 
-const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
-const ftPre = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
-const ftScratch = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
-const probePre = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
-const probeRand = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } });
-
-const c = pr.config;
-const results = {
-  machine: { backend: activeBackend(), cores: cpus().length },
-  overrides: sets,
-  pretrain: {
+  const pre = join(out, 'pretrain');
+  const t0 = performance.now();
+  const pr = await pretrain({
+    modality: 'text',
+    log,
+    overrides: {
+      ...base,
+      ...par,
+      out: pre,
+      'train.steps': steps,
+      'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+      'optim.warmupSteps': Math.max(5, Math.floor(steps * 0.1)),
+      'objective.emaAnnealSteps': steps,
+    },
+  });
+  const pretrainSec = (performance.now() - t0) / 1000;
+  const { blocks } = await loadPackedCorpus(pr.config, 'train');
+  const blockSize = blocks.blockSize;
+  const realFraction = 1 - blocks.stats.paddingFraction;
+  const c = pr.config;
+  const summary = {
     minutes: pretrainSec / 60,
     steps,
     blocksPerUpdate: c.train.batchSize * c.optim.accumulate,
@@ -89,7 +85,25 @@ const results = {
     lastLoss: pr.losses.at(-1),
     model: c.model,
     hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c['masking'] },
-  },
+  };
+  return { pre, summary };
+}
+
+const { pre, summary: pretrainSummary } = reuse
+  ? { pre: join(resolve(reuse), 'pretrain'), summary: { ...JSON.parse(readFileSync(join(resolve(reuse), 'results.json'), 'utf8')).pretrain, reusedFrom: resolve(reuse) } }
+  : await pretrainForBudget();
+const pretrainMinutes = pretrainSummary.minutes as number;
+
+const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
+const ftPre = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
+const ftScratch = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
+const probePre = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
+const probeRand = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } });
+
+const results = {
+  machine: { backend: activeBackend(), cores: cpus().length },
+  overrides: sets,
+  pretrain: pretrainSummary,
   finetune: {
     labels,
     steps: ftPre.config.train.steps,
@@ -102,15 +116,15 @@ const results = {
 };
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 await barChartPng(join(out, 'metrics.png'), {
-  title: `SpamAssassin test split, ${labels} labels (tiny text model, ${(pretrainSec / 60).toFixed(0)} min data2vec pretraining)`,
+  title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (tiny text model, ${pretrainMinutes.toFixed(0)} min data2vec pretraining)`,
   yLabel: 'score',
   bars: [
-    { label: 'fine-tune accuracy', value: ftPre.metrics['accuracy']!, group: 'pretrained' },
-    { label: 'fine-tune accuracy', value: ftScratch.metrics['accuracy']!, group: 'from scratch / random' },
-    { label: 'fine-tune macro F1', value: ftPre.metrics['macroF1']!, group: 'pretrained' },
-    { label: 'fine-tune macro F1', value: ftScratch.metrics['macroF1']!, group: 'from scratch / random' },
-    { label: 'linear probe accuracy', value: probePre['accuracy']!, group: 'pretrained' },
-    { label: 'linear probe accuracy', value: probeRand['accuracy']!, group: 'from scratch / random' },
+    { label: 'FT accuracy', value: ftPre.metrics['accuracy']!, group: 'pretrained' },
+    { label: 'FT accuracy', value: ftScratch.metrics['accuracy']!, group: 'from scratch / random' },
+    { label: 'FT macro F1', value: ftPre.metrics['macroF1']!, group: 'pretrained' },
+    { label: 'FT macro F1', value: ftScratch.metrics['macroF1']!, group: 'from scratch / random' },
+    { label: 'probe accuracy', value: probePre['accuracy']!, group: 'pretrained' },
+    { label: 'probe accuracy', value: probeRand['accuracy']!, group: 'from scratch / random' },
   ],
 });
 console.log(JSON.stringify(results, null, 2));

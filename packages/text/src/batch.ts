@@ -8,6 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Rng, type Batch, type DataSource } from '@d2v/core';
 import { EpochSampler, makeTokenBatch, paddingMaskFromLengths } from './data/batching.js';
 import type { PackedBlocks } from './data/packing.js';
+import type { TextFileStats } from './data/textFiles.js';
+import type { TsvStats } from './data/tsv.js';
 import type { TokenEncoder as Tokenizer } from './tokenizer/sentencepiece.js';
 
 export interface TextBatch extends Batch {
@@ -39,6 +41,8 @@ export class PackedTextSource implements DataSource {
     readonly blocks: PackedBlocks,
     readonly seed: number,
     private readonly where: string,
+    /** How reading the text files went (odd lines are reported by describe()). */
+    readonly read?: TextFileStats,
   ) {
     this.sampler = new EpochSampler(blocks.numBlocks, seed);
   }
@@ -47,11 +51,23 @@ export class PackedTextSource implements DataSource {
   }
   describe(): string {
     const s = this.blocks.stats;
-    return `${this.blocks.numBlocks} blocks of ${this.blocks.blockSize} tokens (${s.tokens} real tokens, ${(100 * s.paddingFraction).toFixed(1)}% padding, ${s.documents} documents) from ${this.where}`;
+    const odd = oddTextSummary(this.read, s.emptySegments, s.splitSegments);
+    return `${this.blocks.numBlocks} blocks of ${this.blocks.blockSize} tokens (${s.tokens} real tokens, ${(100 * s.paddingFraction).toFixed(1)}% padding, ${s.documents} documents) from ${this.where}${odd ? `; ${odd}` : ''}`;
   }
   batch(index: number, batchSize: number, _rng: Rng): TextBatch {
     return blockBatch(this.blocks, this.sampler.rows(index, batchSize));
   }
+}
+
+/** The odd-text counts of a corpus read, for logs ('' when there is nothing to report). */
+export function oddTextSummary(read: TextFileStats | undefined, emptySegments = 0, splitSegments = 0): string {
+  const parts: string[] = [];
+  if (read?.invalidUtf8) parts.push(`${read.invalidUtf8} lines with invalid UTF-8`);
+  if (read?.truncated) parts.push(`${read.truncated} over-long documents split or cut`);
+  if (emptySegments) parts.push(`${emptySegments} segments without tokens dropped`);
+  if (splitSegments) parts.push(`${splitSegments} segments longer than a block split`);
+  if (read?.emptyLines) parts.push(`${read.emptyLines} blank lines`);
+  return parts.join(', ');
 }
 
 /** Tokenised classification examples: `<s> tokens </s>` per text, truncated. */
@@ -62,6 +78,8 @@ export interface LabelledSequences {
   /** Texts cut to fit maxTokens. */
   truncated: number;
   source: string;
+  /** How reading the TSV went (blank, malformed and invalid UTF-8 lines). */
+  read?: TsvStats;
 }
 
 /** Tokenises texts as `<s> ... </s>`, keeping at most `maxTokens` ids (specials included). */

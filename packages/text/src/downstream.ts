@@ -59,6 +59,17 @@ function classifierWeights(ctx: DownstreamContext): Record<string, tf.Tensor> | 
   return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k.slice('classifier.'.length), v])) : undefined;
 }
 
+/** Blank, malformed (skipped) and invalid-UTF-8 lines of the two TSV files, for the log. */
+function tsvOddLines(...splits: LabelledSequences[]): string {
+  const sum = (k: 'emptyLines' | 'malformed' | 'invalidUtf8') => splits.reduce((n, s) => n + (s.read?.[k] ?? 0), 0);
+  const parts = [
+    sum('invalidUtf8') && `${sum('invalidUtf8')} lines with invalid UTF-8 (bad bytes replaced)`,
+    sum('malformed') && `${sum('malformed')} malformed lines skipped`,
+    sum('emptyLines') && `${sum('emptyLines')} blank lines skipped`,
+  ].filter(Boolean);
+  return parts.length ? `; ${parts.join(', ')}` : '';
+}
+
 function summary(m: ClassificationMetrics & { testExamples: number }): Record<string, number> {
   const out: Record<string, number> = { accuracy: m.accuracy, macroF1: m.macroF1, testExamples: m.testExamples };
   m.f1.forEach((v, k) => (out[`f1_${k}`] = v));
@@ -82,7 +93,7 @@ export async function createFinetuneTask(ctx: DownstreamContext): Promise<Downst
   const bs = c.train.batchSize;
   ctx.log(
     `d2v: fine-tuning on ${source.describe()}${train.labels.length < all.labels.length ? ` (balanced subset of ${all.labels.length})` : ''}; ` +
-      `testing on ${test.labels.length} from ${test.source}; ${all.truncated + test.truncated} texts cut to finetune.maxTokens ${f.maxTokens}`,
+      `testing on ${test.labels.length} from ${test.source}; ${all.truncated + test.truncated} texts cut to finetune.maxTokens ${f.maxTokens}${tsvOddLines(all, test)}`,
   );
   return {
     trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),

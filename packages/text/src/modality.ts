@@ -131,8 +131,8 @@ export const modality: Modality = {
   createMasker,
   createData: async (c, split) => {
     checkLengths(c);
-    const { blocks, files } = await loadPackedCorpus(c, split);
-    return new PackedTextSource(blocks, c.seed, files.length === 1 ? files[0]! : `${files.length} files under ${(c['data'] as { path: string }).path}`);
+    const { blocks, files, read } = await loadPackedCorpus(c, split);
+    return new PackedTextSource(blocks, c.seed, files.length === 1 ? files[0]! : `${files.length} files under ${(c['data'] as { path: string }).path}`, read);
   },
   createFinetuneTask,
   // The first entry is what `d2v eval` runs without --task: the package's eval script evaluates a fine-tuned run.

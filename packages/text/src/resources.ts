@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
 import { SentencePieceTokenizer, buildIdMap } from './tokenizer/sentencepiece.js';
 import { parseModelProto } from './tokenizer/modelProto.js';
-import { readTextFiles } from './data/textFiles.js';
+import { readTextFiles, type TextFileStats } from './data/textFiles.js';
 import { packDocuments, type PackMode, type PackedBlocks } from './data/packing.js';
 import { readLabelledTsv } from './data/tsv.js';
 import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from './data/paths.js';
@@ -120,10 +120,10 @@ export function corpusFiles(c: ResolvedConfig, split: 'train' | 'valid' | 'test'
   return [bundledCorpusFiles().valid];
 }
 
-const corpusCache = new Map<string, Promise<PackedBlocks>>();
+const corpusCache = new Map<string, Promise<{ blocks: PackedBlocks; read: TextFileStats }>>();
 
-/** Tokenised and packed corpus of a split. */
-export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<{ blocks: PackedBlocks; files: string[] }> {
+/** Tokenised and packed corpus of a split, with what reading it skipped, replaced or split (`read`). */
+export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<{ blocks: PackedBlocks; read: TextFileStats; files: string[] }> {
   const files = corpusFiles(c, split);
   const d = dataOptions(c);
   const t = textOptions(c);
@@ -133,12 +133,12 @@ export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | '
       const tokenizer = await loadTokenizer(c);
       const corpus = readTextFiles(files, { mode: d.layout, invalidUtf8: d.invalidUtf8 });
       if (corpus.documents.length === 0) throw new DataError(files.join(', '), 'no text (every line is empty or invalid)');
-      return packDocuments(tokenizer, corpus.documents, { blockSize: t.blockSize, mode: t.packMode });
+      return { blocks: packDocuments(tokenizer, corpus.documents, { blockSize: t.blockSize, mode: t.packMode }), read: corpus.stats };
     })();
     p.catch(() => corpusCache.delete(key));
     corpusCache.set(key, p);
   }
-  return corpusCache.get(key)!.then((blocks) => ({ blocks, files }));
+  return corpusCache.get(key)!.then(({ blocks, read }) => ({ blocks, read, files }));
 }
 
 const labelledCache = new Map<string, Promise<LabelledSequences>>();
@@ -155,7 +155,7 @@ export function loadLabelled(c: ResolvedConfig, split: 'train' | 'test'): Promis
       const train = readLabelledTsv(trainFile);
       // The test split uses the training split's label ids; an unseen label is an error naming the line.
       const raw = split === 'train' ? train : readLabelledTsv(testFile, { labels: train.labelNames });
-      return encodeLabelled(tokenizer, raw, f.maxTokens, split === 'train' ? trainFile : testFile);
+      return { ...encodeLabelled(tokenizer, raw, f.maxTokens, split === 'train' ? trainFile : testFile), read: raw.stats };
     })();
     p.catch(() => labelledCache.delete(key));
     labelledCache.set(key, p);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { initBackend, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
-import { modality, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
+import { modality, TokenEncoder, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
 
 // A small model: the tiny preset's code path with few FLOPs.
 const small = { 'model.dim': 32, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 64, 'objective.topK': 2, 'text.blockSize': 48, 'train.batchSize': 4 };
@@ -85,6 +85,21 @@ describe('TokenEncoder', () => {
     enc.dispose();
   });
 
+  it('token embeddings train on wasm: the gather gradient adds up repeated ids and leaves unused rows at 0', () => {
+    expect(tf.getBackend()).toBe('wasm');
+    const enc = modality.createEncoder(config(), 1) as TokenEncoder;
+    const tokens = tf.tensor2d([[5, 6, 5, 7]], [1, 4], 'int32');
+    const paddingMask = tf.zeros([1, 4]) as tf.Tensor2D;
+    const batch = { size: 1, tokens, paddingMask } as unknown as TextBatch;
+    const { value, grads } = tf.variableGrads(() => tf.sum(enc.features(batch, { training: false }).features) as tf.Scalar, [enc.tokens]);
+    const g = grads[enc.tokens.name]!.arraySync() as number[][];
+    expect(g[5]!.every((v) => v === 2)).toBe(true);
+    expect(g[6]!.every((v) => v === 1) && g[7]!.every((v) => v === 1)).toBe(true);
+    expect(g.reduce((n, row) => n + row.filter((v) => v !== 0).length, 0)).toBe(3 * g[5]!.length);
+    tf.dispose([value, tokens, paddingMask, ...Object.values(grads)]);
+    enc.dispose();
+  });
+
   it('rejects inputs longer than the learned positions and configs that cannot fit', async () => {
     const big = config({ 'text.blockSize': 600 });
     expect(() => modality.createEncoder(big, 1)).toThrow(ConfigError);
@@ -121,6 +136,22 @@ describe('data', () => {
     await expect(modality.createData(config({ 'data.path': dir }), 'valid')).rejects.toThrow(ConfigError);
     await expect(modality.createData(config({ 'data.path': join(dir, 'missing.txt') }), 'train')).rejects.toThrow(DataError);
     await expect(modality.createData(config({ 'data.path': join(dir, 'missing.txt') }), 'train')).rejects.toThrow(/missing\.txt/);
+  });
+
+  it('pre-trains on odd text without crashing and reports what it replaced, split or skipped', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'd2v-text-odd-'));
+    const longLine = 'word '.repeat(300).trim(); // ~300 tokens: longer than a 48-token block
+    const bad = Buffer.from([0x66, 0xff, 0xfe, 0x20, 0x67, 0x0a]); // 'f\xff\xfe g' + newline
+    writeFileSync(join(dir, 'odd.txt'), Buffer.concat([Buffer.from('\n\n   \nFirst document.\n\n\n'), bad, Buffer.from(`\n${longLine}\n\n`)]));
+    const src = await modality.createData(config({ 'data.path': join(dir, 'odd.txt'), 'text.packMode': 'complete_doc' }), 'train');
+    expect(src.size).toBeGreaterThanOrEqual(1 + Math.ceil(300 / 46));
+    expect(src.describe()).toMatch(/1 lines with invalid UTF-8/);
+    expect(src.describe()).toMatch(/1 segments longer than a block split/);
+    expect(src.describe()).toMatch(/7 blank lines/);
+    // The invalid bytes became U+FFFD, which the byte-fallback tokenizer encodes (no <unk>).
+    const b = src.batch(0, src.size, stepRng(1, 0)) as TextBatch;
+    expect(Array.from(b.ids)).not.toContain(3);
+    b.dispose();
   });
 });
 
