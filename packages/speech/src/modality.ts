@@ -53,6 +53,20 @@ const schema = {
 
 const tinyConv = { convChannels: [128, 128, 128, 128, 128, 128, 128], convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES };
 
+/** data2vec speech targets and loss: instance-normed FFN outputs, squared error x 1/sqrt(C), EMA 0.999 -> 0.9999. */
+const speechObjective = {
+  targetSource: 'ffn',
+  instanceNormTargetLayer: true,
+  layerNormTargetLayer: false,
+  instanceNormTargets: false,
+  layerNormTargets: false,
+  lossBeta: 0,
+  lossScale: null,
+  headLayers: 1,
+  emaStart: 0.999,
+  emaEnd: 0.9999,
+};
+
 export const presets = {
   /** 7 convs x 128 channels (still 50 frames/s), 4 post-LN blocks x 192, 2 s crops: trains on a 2-core CPU. */
   tiny: {
@@ -62,16 +76,7 @@ export const presets = {
     masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
     objective: {
       topK: 3,
-      targetSource: 'ffn',
-      instanceNormTargetLayer: true,
-      layerNormTargetLayer: false,
-      instanceNormTargets: false,
-      layerNormTargets: false,
-      lossBeta: 0,
-      lossScale: null,
-      headLayers: 1,
-      emaStart: 0.999,
-      emaEnd: 0.9999,
+      ...speechObjective,
       emaAnnealSteps: 1000,
       emaEncoder: false,
       collapseCheckAfter: 300,
@@ -88,16 +93,7 @@ export const presets = {
     masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.065, channelMaskProb: 0.25, channelSpanLength: 64 },
     objective: {
       topK: 8,
-      targetSource: 'ffn',
-      instanceNormTargetLayer: true,
-      layerNormTargetLayer: false,
-      instanceNormTargets: false,
-      layerNormTargets: false,
-      lossBeta: 0,
-      lossScale: null,
-      headLayers: 1,
-      emaStart: 0.999,
-      emaEnd: 0.9999,
+      ...speechObjective,
       emaAnnealSteps: 30000,
       emaEncoder: false,
       collapseCheckAfter: 5000,
