@@ -6,7 +6,7 @@ export type { RngState } from './train/rng.js';
 export { stepRng } from './train/stepRng.js';
 
 // Tensors and layers
-export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime, applyMaskEmbedding } from './ops/basic.js';
+export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime, applyMaskEmbedding, stopGradient } from './ops/basic.js';
 export { Module, ModuleGroup } from './nn/module.js';
 export type { ParamInfo, ParamOptions } from './nn/module.js';
 export { Linear, LayerNorm } from './nn/layers.js';
@@ -55,7 +55,7 @@ export type {
   DownstreamContext,
   DownstreamTask,
 } from './registry/modality.js';
-export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig } from './cli/commands.js';
+export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig, calibrateUpdateSeconds } from './cli/commands.js';
 export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './cli/commands.js';
 export { parseArgs } from './cli/args.js';
 export { main as cliMain, runCli } from './cli/main.js';

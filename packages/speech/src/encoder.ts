@@ -6,7 +6,7 @@
  *   extractor mode) -> layer norm -> Linear to the Transformer width. With the paper's
  *   7 layers (kernels 10,3,3,3,3,2,2, strides 5,2,2,2,2,2,2) one frame covers 400 samples
  *   (25 ms) and frames are 320 samples (20 ms) apart: 50 frames per second.
- * embed(): masked frames replaced by the learned mask embedding, then the convolutional
+ * embed(): input dropout (student only), masked frames replaced by the learned mask embedding, then the convolutional
  *   positional embedding (grouped 'same' convs, each with parameter-less layer norm and
  *   GELU) added to the input, layer norm (post-LN Transformer), dropout.
  *
@@ -206,23 +206,22 @@ export class SpeechEncoder extends Module implements FeatureEncoder {
   }
 
   /** Projected features [B, T, dim] and the frame padding mask [B, T] (1 = padding) when rows differ in length. */
-  features(batch: Batch, ctx: StepContext): Features {
+  features(batch: Batch, _ctx: StepContext): Features {
     const b = batch as SpeechBatch;
     const len = b.audio.shape[1];
     const T = this.frames(len);
     const valid = Array.from(b.lengths, (l) => this.frames(l));
     const paddingMask = valid.some((v) => v < T) ? frameMask(valid, T) : undefined;
-    const features = tf.tidy(() => {
-      let x = this.proj.apply(this.featureNorm.apply(this.extractor.apply(b.audio))) as tf.Tensor3D;
-      if (ctx.training && ctx.rng && this.cfg.dropoutInput > 0) x = dropout(x, this.cfg.dropoutInput, ctx.rng.seed()) as tf.Tensor3D;
-      return x;
-    });
+    // No dropout here: the same features feed the teacher (see Data2VecPretrainTask); dropoutInput is in embed().
+    const features = tf.tidy(() => this.proj.apply(this.featureNorm.apply(this.extractor.apply(b.audio))) as tf.Tensor3D);
     return { features, paddingMask };
   }
 
   embed(f: Features, ctx: StepContext & { mask?: tf.Tensor2D }): Embedded {
     const x = tf.tidy(() => {
       let h: tf.Tensor3D = f.features;
+      // fairseq's dropout_input: student side only, before masking.
+      if (ctx.training && ctx.rng && this.cfg.dropoutInput > 0) h = dropout(h, this.cfg.dropoutInput, ctx.rng.seed()) as tf.Tensor3D;
       if (ctx.mask) h = applyMaskEmbedding(h, ctx.mask, this.maskEmb) as tf.Tensor3D;
       if (this.posConv) {
         // Padded frames must not leak into real ones through the positional convolution.

@@ -10,19 +10,19 @@ import { EmaTeacher, emaDecay } from '../objective/ema.js';
 import { buildTargets } from '../objective/targets.js';
 import { regressionLoss } from '../objective/loss.js';
 import { channelStd, checkCollapse } from '../objective/collapse.js';
-import { gatherRows } from '../ops/basic.js';
+import { gatherRows, stopGradient } from '../ops/basic.js';
 import { RegressionHead } from './regressionHead.js';
 import { Rng } from '../train/rng.js';
 import type { TrainTask, LossResult } from '../train/task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { DataSource, FeatureEncoder, MaskResult, MaskingStrategy, Modality, Batch } from '../registry/modality.js';
+import type { DataSource, FeatureEncoder, Features, MaskResult, MaskingStrategy, Modality, Batch } from '../registry/modality.js';
 import type { ParamInfo } from '../nn/module.js';
 
 interface Prepared {
   batch: Batch;
   mask: MaskResult;
-  /** Teacher targets at the loss positions [M, C]. */
-  targets: tf.Tensor2D;
+  /** Teacher targets at the loss positions [M, C]; undefined when loss() builds them from the shared features. */
+  targets?: tf.Tensor2D;
   lossIndices: tf.Tensor1D;
   maskTensor?: tf.Tensor2D;
 }
@@ -93,15 +93,21 @@ export class Data2VecPretrainTask implements TrainTask<Prepared> {
     );
   }
 
-  /** Teacher pass, outside the gradient tape: no gradient can reach the teacher or through the targets. */
-  prepare(index: number, rng: Rng): Prepared {
+  /**
+   * With a shared encoder and a student batch equal to the teacher's (masking applied in embed(), as
+   * speech), the encoder's features() are computed once, in loss(), and the teacher reuses them
+   * (fairseq feeds its EMA Transformer the student's pre-mask features): saves one pass of the
+   * feature encoder per micro-batch, the largest cost for speech. features() must be the same in
+   * training and eval mode (no dropout) for this to be the teacher's input.
+   */
+  private sharesFeatures(mask: MaskResult): boolean {
+    return !this.config.objective.emaEncoder && mask.studentBatch === undefined;
+  }
+
+  /** Teacher targets at the loss positions [M, C] from the teacher's encoder features. */
+  private teacherTargets(f: Features, lossIndices: tf.Tensor1D): tf.Tensor2D {
     const o = this.config.objective;
-    const batch = this.data.batch(index, this.config.train.batchSize, rng.fork());
-    const mask = this.masker.mask(batch, rng.fork());
-    const lossIndices = tf.tensor1d(mask.lossIndices, 'int32');
-    const maskTensor = mask.mask ? tf.tensor2d(mask.mask, [batch.size, mask.length], 'float32') : undefined;
-    const targets = tf.tidy(() => {
-      const f = this.teacherEncoder.features(batch, { training: false });
+    return tf.tidy(() => {
       const e = this.teacherEncoder.embed(f, { training: false });
       const out = this.teacherTransformer.forward(e.x, { paddingMask: e.paddingMask, attnBias: e.attnBias });
       const layers = o.targetSource === 'ffn' ? out.ffn : out.blocks;
@@ -116,6 +122,16 @@ export class Data2VecPretrainTask implements TrainTask<Prepared> {
       disposeOutput(out);
       return gatherRows(y, lossIndices);
     });
+  }
+
+  /** Batch and mask; the teacher pass too (outside the gradient tape) unless loss() shares the encoder features. */
+  prepare(index: number, rng: Rng): Prepared {
+    const batch = this.data.batch(index, this.config.train.batchSize, rng.fork());
+    const mask = this.masker.mask(batch, rng.fork());
+    const lossIndices = tf.tensor1d(mask.lossIndices, 'int32');
+    const maskTensor = mask.mask ? tf.tensor2d(mask.mask, [batch.size, mask.length], 'float32') : undefined;
+    if (this.sharesFeatures(mask)) return { batch, mask, lossIndices, maskTensor };
+    const targets = tf.tidy(() => this.teacherTargets(this.teacherEncoder.features(batch, { training: false }), lossIndices));
     return { batch, mask, targets, lossIndices, maskTensor };
   }
 
@@ -123,17 +139,20 @@ export class Data2VecPretrainTask implements TrainTask<Prepared> {
     const o = this.config.objective;
     const ctx = { training: true, rng };
     const f = this.encoder.features(p.mask.studentBatch ?? p.batch, ctx);
+    // The teacher pass runs off the tape (stopGradient): no gradient reaches the encoder through the targets.
+    const targets = p.targets ?? (stopGradient((x) => this.teacherTargets({ ...f, features: x as tf.Tensor3D }, p.lossIndices), f.features) as tf.Tensor2D);
     const e = this.encoder.embed(f, { ...ctx, mask: p.maskTensor });
     const out = this.transformer.forward(e.x, { paddingMask: e.paddingMask, attnBias: e.attnBias, rng, collect: false });
     const pred = this.head.apply(gatherRows(out.output, p.lossIndices));
-    const loss = regressionLoss(pred, p.targets, { beta: o.lossBeta, scale: o.lossScale ?? undefined });
-    return { loss, metrics: { target_var: channelStd(p.targets), pred_var: channelStd(pred) } };
+    const loss = regressionLoss(pred, targets, { beta: o.lossBeta, scale: o.lossScale ?? undefined });
+    return { loss, metrics: { target_var: channelStd(targets), pred_var: channelStd(pred) } };
   }
 
   release(p: Prepared): void {
     p.batch.dispose();
     p.mask.studentBatch?.dispose();
-    tf.dispose([p.targets, p.lossIndices]);
+    p.targets?.dispose();
+    p.lossIndices.dispose();
     p.maskTensor?.dispose();
   }
 

@@ -70,3 +70,13 @@ export function applyMaskEmbedding(x: tf.Tensor, mask: tf.Tensor2D, embedding: t
     return tf.add(tf.mul(x, tf.sub(1, m)), tf.mul(m, embedding));
   });
 }
+
+/**
+ * `fn(x)` computed off the gradient tape, with a zero gradient to `x` (a stop-gradient around a
+ * whole computation). Ops inside a custom gradient's forward are not recorded, so variables that
+ * `fn` reads (e.g. a shared positional conv in the teacher pass) get no gradient through it.
+ */
+export function stopGradient(fn: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor): tf.Tensor {
+  const stopped = tf.customGrad(((input: tf.Tensor) => ({ value: fn(input), gradFunc: () => tf.zerosLike(input) })) as unknown as Parameters<typeof tf.customGrad>[0]);
+  return stopped(x);
+}

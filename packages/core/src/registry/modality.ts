@@ -44,6 +44,10 @@ export interface StepContext {
  * token embedding) -> Transformer input (mask embedding, positions, norm).
  */
 export interface FeatureEncoder extends Module {
+  /**
+   * Encoder features of the raw batch. Must not depend on training mode (no dropout here; put it
+   * in embed()): with a shared encoder the teacher reuses the student's features.
+   */
   features(batch: Batch, ctx: StepContext): Features;
   /** `mask` [B, T] (1 = replace by the mask embedding) only on the student side. */
   embed(f: Features, ctx: StepContext & { mask?: tf.Tensor2D }): Embedded;

@@ -101,10 +101,12 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
   const samples = config.train.batchSize * config.optim.accumulate;
   const m = config.model;
   const fwd = transformerForwardFlops(m.depth, m.dim, m.ffnDim, tokens, samples);
-  // Student forward + backward (3x) and teacher forward (1x), for the Transformer and the feature
-  // encoder alike: Data2VecPretrainTask runs the (shared) encoder again for the teacher.
+  // Student forward + backward (3x) and teacher forward (1x) of the Transformer. The feature encoder
+  // counts 4x when the teacher has its own (EMA) copy, else 3x: a shared encoder's features are
+  // computed once and reused by the teacher (its positional conv, a few % of speech's front end, is
+  // then left out of the count).
   const encoderFwd = (modality.encoderForwardFlops?.(config, tokens) ?? 0) * samples;
-  const gflop = (4 * (fwd + encoderFwd)) / 1e9;
+  const gflop = (4 * fwd + (config.objective.emaEncoder ? 4 : 3) * encoderFwd) / 1e9;
   return {
     modality: modality.name,
     backend: config.backend,
