@@ -17,7 +17,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, pretrain, finetune, barChartPng, lineChartPng, readMetrics, activeBackend, resolveConfig, CollapseError, type FinetuneOutcome } from '@d2v/core';
+import { initBackend, pretrain, finetune, barChartPng, lineChartPng, readMetrics, activeBackend, resolveConfig, calibrateUpdateSeconds, CollapseError, type FinetuneOutcome } from '@d2v/core';
 import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -82,8 +82,7 @@ let steps = earlier?.steps ?? (reuse ? (readMetrics(join(pre, 'metrics.jsonl')).
 // --tag NAME: fine-tuning dirs, results and plots get a -NAME suffix (keeps earlier fine-tunings).
 const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
 if (!reuse) {
-  const cal = await pretrain({ modality: 'speech', ...silent, overrides: { ...base, ...par, ...preSets, out: join(out, 'calibration'), 'train.steps': 4, 'train.logEvery': 1 } });
-  const stepSec = cal.secondsPerStep * 1.03;
+  const stepSec = (await calibrateUpdateSeconds({ modality: 'speech', out: join(out, 'calibration'), overrides: { ...base, ...par, ...preSets } })) * 1.03;
   steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
   log(`evidence: ${stepSec.toFixed(2)} s/update (${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
 } else {
@@ -110,10 +109,12 @@ const pr = reuse
       log(`evidence: ${err.message} -> fine-tuning from the last checkpoint`);
       return null;
     });
-const pretrainSec = earlier ? earlier.minutes * 60 : (performance.now() - t0) / 1000;
 const c = pr?.config ?? resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(preOverrides)) });
 const preLog = readMetrics(join(pre, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number');
 const preLosses = pr?.losses ?? preLog.map((r) => r['loss'] as number);
+// Reused without its results.json (e.g. a run stopped during fine-tuning): the logged update times, summed.
+const loggedSeconds = () => preLog.reduce((sum, r, i) => sum + (r.step - (i > 0 ? preLog[i - 1]!.step : 0)) * ((r['sec'] as number) ?? 0), 0);
+const pretrainSec = earlier ? earlier.minutes * 60 : reuse ? loggedSeconds() : (performance.now() - t0) / 1000;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const secondsPerStep = pr?.secondsPerStep ?? median(preLog.map((r) => r['sec'] as number).filter((x) => typeof x === 'number'));
 const utterancesPerSecond = pr?.itemsPerSecond ?? (c.train.batchSize * c.optim.accumulate) / secondsPerStep;

@@ -77,6 +77,10 @@ export const presets = {
     objective: {
       topK: 3,
       ...speechObjective,
+      // The paper's 0.999 -> 0.9999 keeps the teacher ~75% random init after 300 updates (0.999^300):
+      // a short CPU run needs a teacher that follows within ~100 updates (as vision's and text's tiny presets).
+      emaStart: 0.99,
+      emaEnd: 0.999,
       emaAnnealSteps: 1000,
       emaEncoder: false,
       collapseCheckAfter: 300,

@@ -8,7 +8,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend, calibrateUpdateSeconds } from '@d2v/core';
 import { modality, debianFashionMnistDir, bundledFashionMnistDir } from '../src/index.js';
 
 const arg = (k: string, d: string) => {
@@ -30,8 +30,7 @@ const workers = Number(arg('workers', '1'));
 const base = { 'data.path': data };
 const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(64 / (workers + 1)) } : {};
 // Calibrate the update time so the run fits the budget with a schedule that completes.
-const cal = await pretrain({ modality: 'vision', log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never, overrides: { ...base, ...par, out: join(out, 'calibration'), 'train.steps': 4, 'train.logEvery': 1 } });
-const stepSec = cal.secondsPerStep * 1.03;
+const stepSec = (await calibrateUpdateSeconds({ modality: 'vision', out: join(out, 'calibration'), overrides: { ...base, ...par } })) * 1.03;
 const steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
 log(`evidence: ${stepSec.toFixed(2)} s/update (64 images, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining steps for ${minutes} min on ${data}`);
 
