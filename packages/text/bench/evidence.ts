@@ -1,19 +1,23 @@
 /**
- * Evidence for @d2v/text (a benchmark, not a test): pretrain the tiny preset for a time budget on
- * the bundled corpus (Moby Dick + State of the Union), then on the held-out SpamAssassin test split compare
+ * Evidence for @d2v/text (a benchmark, not a test): pretrain the tiny preset for a time budget,
+ * then on the held-out SpamAssassin test split compare
  *   - fine-tuning with 200 labels (100 ham + 100 spam): from the pretrained encoder vs from scratch;
- *   - a linear probe on frozen mean-pooled features (same 200 labels): pretrained vs random init.
- * Writes results.json, metrics.png and the pretraining loss curves (pretrain/*.png) into --out.
+ *   - a linear probe on frozen mean-pooled features (same 200 labels): pretrained vs random init,
+ *     for the last block and (--probe-blocks) for every block.
+ * Writes results.json, metrics.png, probe-blocks.png and the pretraining curves (pretrain/*.png) into --out.
  *   npx tsx packages/text/bench/evidence.ts [--minutes 15] [--labels 200] [--workers 1] [--out runs/text-evidence]
+ *     [--corpus bundled|email|FILE.txt] (pre-training text: the bundled Moby Dick + State of the Union,
+ *                              or unlabelled SpamAssassin e-mails without the test split, built into runs/text-email-corpus)
  *     [--set key=value ...]   (extra config overrides for every run, e.g. --set finetune.lr=3e-4)
  *     [--reuse-pretrain DIR]  (skip pretraining: fine-tune/probe from DIR/pretrain of an earlier evidence run,
  *                              copying its pretraining figures from DIR/results.json)
+ *     [--probe-blocks] [--probes-only] (per-block probes; skip the fine-tuning)
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend } from '@d2v/core';
-import { modality, loadPackedCorpus } from '../src/index.js';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend, calibrateUpdateSeconds } from '@d2v/core';
+import { modality, loadPackedCorpus, buildEmailCorpus, bundledSpamFiles } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
@@ -36,7 +40,21 @@ const log = (m: string) => console.error(m);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 await initBackend(arg('backend', 'wasm'));
 
+// Pre-training corpus: the bundled one, in-domain unlabelled e-mail (test split left out), or a file.
+const corpusArg = arg('corpus', 'bundled');
+const corpus: Record<string, string> = {};
+if (corpusArg === 'email') {
+  const dir = resolve(out, '..', 'text-email-corpus');
+  if (!existsSync(join(dir, 'train.txt'))) {
+    const r = buildEmailCorpus({ out: dir, exclude: [bundledSpamFiles().test] });
+    log(`evidence: wrote ${r.trainDocuments} unlabelled e-mails (${(r.bytes / 1e6).toFixed(2)} MB) to ${r.train}; ${r.excluded} test-split texts left out`);
+  }
+  Object.assign(corpus, { 'data.path': join(dir, 'train.txt'), 'data.validPath': join(dir, 'valid.txt'), 'data.layout': 'line' });
+} else if (corpusArg !== 'bundled') {
+  Object.assign(corpus, { 'data.path': resolve(corpusArg) });
+}
 const base = { ...sets };
+const preBase = { ...corpus, ...sets };
 const reuse = arg('reuse-pretrain', '');
 
 /** Pretrains the tiny preset for the time budget; returns its run folder and the figures for results.json. */
@@ -45,8 +63,7 @@ async function pretrainForBudget() {
   const batch = modality.presets['tiny']!['train'] as { batchSize: number };
   const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch.batchSize / (workers + 1)) } : {};
   // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
-  const cal = await pretrain({ modality: 'text', ...silent, overrides: { ...base, ...par, out: join(out, 'calibration'), 'train.steps': 5, 'train.logEvery': 1 } });
-  const stepSec = cal.secondsPerStep * 1.03;
+  const stepSec = (await calibrateUpdateSeconds({ modality: 'text', out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
   const steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
   log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
 
@@ -56,7 +73,7 @@ async function pretrainForBudget() {
     modality: 'text',
     log,
     overrides: {
-      ...base,
+      ...preBase,
       ...par,
       out: pre,
       'train.steps': steps,
@@ -71,6 +88,8 @@ async function pretrainForBudget() {
   const realFraction = 1 - blocks.stats.paddingFraction;
   const c = pr.config;
   const summary = {
+    corpus: corpusArg,
+    corpusFiles: pr.config['data'],
     minutes: pretrainSec / 60,
     steps,
     blocksPerUpdate: c.train.batchSize * c.optim.accumulate,
@@ -95,34 +114,65 @@ const { pre, summary: pretrainSummary } = reuse
 const pretrainMinutes = pretrainSummary.minutes as number;
 
 const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
-const ftPre = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
-const ftScratch = await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
+const probesOnly = args.includes('--probes-only');
+const ftPre = probesOnly ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
+const ftScratch = probesOnly ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
 const probePre = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
 const probeRand = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } });
+
+// Per-block probes: which representation pretraining improved (0 = embeddings, depth = last block).
+const depth = (pretrainSummary.model as { depth: number }).depth;
+const perBlock: { block: number; pretrained: number; random: number }[] = [];
+if (args.includes('--probe-blocks') || probesOnly) {
+  for (let block = 0; block <= depth; block++) {
+    const o = { ...ft, 'probe.block': block };
+    const p = await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-pretrained`), 'finetune.init': pre } });
+    const r = await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-random`) } });
+    perBlock.push({ block, pretrained: p['accuracy']!, random: r['accuracy']! });
+    log(`evidence: probe on ${block === 0 ? 'the embeddings' : `block ${block}`}: pretrained ${(100 * p['accuracy']!).toFixed(1)}%, random ${(100 * r['accuracy']!).toFixed(1)}%`);
+  }
+  const name = (b: number) => (b === 0 ? 'embeddings' : `block ${b}`);
+  await barChartPng(join(out, 'probe-blocks.png'), {
+    title: `Linear probe accuracy per block (mean-pooled, ${labels} labels, SpamAssassin test split)`,
+    yLabel: 'accuracy',
+    bars: perBlock.flatMap((b) => [
+      { label: name(b.block), value: b.pretrained, group: 'pretrained' },
+      { label: name(b.block), value: b.random, group: 'random init' },
+    ]),
+  });
+}
 
 const results = {
   machine: { backend: activeBackend(), cores: cpus().length },
   overrides: sets,
   pretrain: pretrainSummary,
-  finetune: {
-    labels,
-    steps: ftPre.config.train.steps,
-    lr: ftPre.config.optim.lr,
-    maxTokens: (ftPre.config['finetune'] as { maxTokens: number }).maxTokens,
-    pretrained: ftPre.metrics,
-    scratch: ftScratch.metrics,
-  },
-  linearProbe: { labels, pretrained: probePre, random: probeRand },
+  finetune:
+    ftPre && ftScratch
+      ? {
+          labels,
+          steps: ftPre.config.train.steps,
+          lr: ftPre.config.optim.lr,
+          maxTokens: (ftPre.config['finetune'] as { maxTokens: number }).maxTokens,
+          pretrained: ftPre.metrics,
+          scratch: ftScratch.metrics,
+        }
+      : null,
+  linearProbe: { labels, pretrained: probePre, random: probeRand, perBlock },
 };
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+const fineTuned = ftPre && ftScratch
+  ? [
+      { label: 'FT accuracy', value: ftPre.metrics['accuracy']!, group: 'pretrained' },
+      { label: 'FT accuracy', value: ftScratch.metrics['accuracy']!, group: 'from scratch / random' },
+      { label: 'FT macro F1', value: ftPre.metrics['macroF1']!, group: 'pretrained' },
+      { label: 'FT macro F1', value: ftScratch.metrics['macroF1']!, group: 'from scratch / random' },
+    ]
+  : [];
 await barChartPng(join(out, 'metrics.png'), {
   title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (tiny text model, ${pretrainMinutes.toFixed(0)} min data2vec pretraining)`,
   yLabel: 'score',
   bars: [
-    { label: 'FT accuracy', value: ftPre.metrics['accuracy']!, group: 'pretrained' },
-    { label: 'FT accuracy', value: ftScratch.metrics['accuracy']!, group: 'from scratch / random' },
-    { label: 'FT macro F1', value: ftPre.metrics['macroF1']!, group: 'pretrained' },
-    { label: 'FT macro F1', value: ftScratch.metrics['macroF1']!, group: 'from scratch / random' },
+    ...fineTuned,
     { label: 'probe accuracy', value: probePre['accuracy']!, group: 'pretrained' },
     { label: 'probe accuracy', value: probeRand['accuracy']!, group: 'from scratch / random' },
   ],

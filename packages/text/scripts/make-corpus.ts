@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { Rng } from '@d2v/core';
 import { loadStdlibCorpus, type StdlibDocument } from '../src/data/stdlib.js';
 import { textDataDir } from '../src/data/paths.js';
+import { emailDedupKey } from '../src/data/emailCorpus.js';
 
 const arg = (k: string, d: string) => {
   const i = process.argv.indexOf(`--${k}`);

@@ -5,7 +5,7 @@
  * macro-averaged F1.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, Rng, dropout, maskedMeanOverTime, type FeatureEncoder, type Transformer } from '@d2v/core';
+import { ConfigError, Module, Linear, Rng, disposeOutput, dropout, maskedMeanOverTime, type FeatureEncoder, type Transformer } from '@d2v/core';
 import type { TextBatch } from './batch.js';
 
 export class ClassificationHead extends Module {
@@ -38,16 +38,28 @@ export type SentencePooling = 'bos' | 'mean';
 /**
  * Sentence features [B, C] from the last block: the `<s>` position (RoBERTa's
  * classification input) or the mean over real tokens (a better frozen feature
- * for probes, since `<s>` is never a pre-training target).
+ * for probes, since `<s>` is never a pre-training target). `block` picks an
+ * earlier representation for probing: 0 = the embeddings (after their layer
+ * norm), k = the output of block k; undefined or -1 = the last block.
  */
-export function sentenceFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: TextBatch, pool: SentencePooling, rng?: Rng): tf.Tensor2D {
+export function sentenceFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: TextBatch, pool: SentencePooling, rng?: Rng, block = -1): tf.Tensor2D {
+  const depth = transformer.blocks.length;
+  if (!Number.isInteger(block) || block < -1 || block > depth) {
+    throw new ConfigError(`probe.block must be -1 (last) or 0..${depth} (0 = embeddings), got ${block}`, 'probe.block');
+  }
   return tf.tidy(() => {
     const training = rng !== undefined;
     const f = encoder.features(batch, { training, rng });
     const e = encoder.embed(f, { training, rng });
-    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, rng, collect: false }).output;
-    if (pool === 'mean') return maskedMeanOverTime(out, e.paddingMask);
-    return tf.reshape(tf.slice(out, [0, 0, 0], [-1, 1, -1]), [out.shape[0], out.shape[2]]) as tf.Tensor2D;
+    const pooled = (h: tf.Tensor3D): tf.Tensor2D =>
+      pool === 'mean' ? maskedMeanOverTime(h, e.paddingMask) : (tf.reshape(tf.slice(h, [0, 0, 0], [-1, 1, -1]), [h.shape[0], h.shape[2]]) as tf.Tensor2D);
+    if (block === 0) return pooled(e.x);
+    if (block === -1 || block === depth) return pooled(transformer.forward(e.x, { paddingMask: e.paddingMask, rng, collect: false }).output);
+    // Collected block outputs are kept past tidy: dispose them here.
+    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, rng, collect: true });
+    const features = pooled(out.blocks[block - 1]!);
+    disposeOutput(out);
+    return features;
   });
 }
 

@@ -19,14 +19,14 @@ function forEachBatch(data: LabelledSequences, fn: (rows: number[]) => void): vo
 }
 
 /** Frozen sentence features of every example (eval mode, no dropout). */
-export function extractSentenceFeatures(ctx: DownstreamContext, data: LabelledSequences, pool: SentencePooling): ProbeData {
+export function extractSentenceFeatures(ctx: DownstreamContext, data: LabelledSequences, pool: SentencePooling, block = -1): ProbeData {
   const dim = ctx.config.model.dim;
   const features = new Float32Array(data.labels.length * dim);
   ctx.encoder.setTraining(false);
   ctx.transformer.setTraining(false);
   forEachBatch(data, (rows) => {
     const batch = labelledBatch(data, rows, PAD_ID);
-    const f = sentenceFeatures(ctx.encoder, ctx.transformer, batch, pool);
+    const f = sentenceFeatures(ctx.encoder, ctx.transformer, batch, pool, undefined, block);
     const values = f.dataSync();
     rows.forEach((row, i) => features.set(values.subarray(i * dim, (i + 1) * dim), row * dim));
     f.dispose();
@@ -36,13 +36,13 @@ export function extractSentenceFeatures(ctx: DownstreamContext, data: LabelledSe
 }
 
 /** Test-split predictions of encoder + Transformer + head, and their metrics. */
-export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationHead, test: LabelledSequences): ClassificationMetrics & { testExamples: number } {
+export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationHead, test: LabelledSequences, pool: SentencePooling = 'bos'): ClassificationMetrics & { testExamples: number } {
   const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
   model.setTraining(false);
   const preds = new Int32Array(test.labels.length);
   forEachBatch(test, (rows) => {
     const batch = labelledBatch(test, rows, PAD_ID);
-    const p = tf.tidy(() => tf.argMax(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, 'bos')), 1));
+    const p = tf.tidy(() => tf.argMax(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, pool)), 1));
     const values = p.dataSync();
     rows.forEach((row, i) => (preds[row] = values[i]!));
     p.dispose();
@@ -100,7 +100,7 @@ export async function createFinetuneTask(ctx: DownstreamContext): Promise<Downst
     loss(index, rng) {
       const batch = source.batch(index, bs, rng);
       try {
-        const logits = head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, 'bos', rng), rng);
+        const logits = head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, f.pool, rng), rng);
         return { loss: crossEntropy(logits, batch.labels!) };
       } finally {
         batch.dispose();
@@ -109,9 +109,9 @@ export async function createFinetuneTask(ctx: DownstreamContext): Promise<Downst
     itemsPerMicroBatch: () => ({ count: bs, unit: 'texts' }),
     checkpointGroups: () => ({ student: model.state() }),
     restore: (g, file) => model.loadState(g['student'] ?? {}, file),
-    describe: () => `text classifier: ${c.model.depth} x ${c.model.dim} encoder, RoBERTa head on <s>, ${classes} classes (${train.labelNames.join(', ')})`,
+    describe: () => `text classifier: ${c.model.depth} x ${c.model.dim} encoder, RoBERTa head on ${f.pool === 'bos' ? '<s>' : 'the mean over tokens'}, ${classes} classes (${train.labelNames.join(', ')})`,
     dispose: () => head.dispose(),
-    evaluate: async () => summary(evaluateClassifier(ctx, head, test)),
+    evaluate: async () => summary(evaluateClassifier(ctx, head, test, f.pool)),
   };
 }
 
@@ -126,7 +126,7 @@ export async function classifyEvaluation(ctx: DownstreamContext): Promise<Record
   const head = new ClassificationHead(c.model.dim, test.labelNames.length, 0, c.seed + 17);
   try {
     head.loadState(saved, 'classifier head');
-    const m = evaluateClassifier(ctx, head, test);
+    const m = evaluateClassifier(ctx, head, test, finetuneOptions(c).pool);
     ctx.log(`d2v: test accuracy ${(100 * m.accuracy).toFixed(2)}%, macro F1 ${m.macroF1.toFixed(4)} on ${m.testExamples} texts from ${test.source}`);
     return summary(m);
   } finally {
@@ -140,7 +140,7 @@ export async function probeEvaluation(ctx: DownstreamContext): Promise<Record<st
   const p = probeOptions(c);
   const train = balancedSubset(await loadLabelled(c, 'train'), p.labels, c.seed);
   const test = await loadLabelled(c, 'test');
-  const r = trainLinearProbe(extractSentenceFeatures(ctx, train, p.pool), extractSentenceFeatures(ctx, test, p.pool), {
+  const r = trainLinearProbe(extractSentenceFeatures(ctx, train, p.pool, p.block), extractSentenceFeatures(ctx, test, p.pool, p.block), {
     dim: c.model.dim,
     classes: train.labelNames.length,
     epochs: p.epochs,
@@ -149,6 +149,6 @@ export async function probeEvaluation(ctx: DownstreamContext): Promise<Record<st
     weightDecay: p.weightDecay,
     seed: c.seed,
   });
-  ctx.log(`d2v: linear probe (${p.pool} pooling) on ${train.labels.length} texts: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
+  ctx.log(`d2v: linear probe (${p.pool} pooling, ${p.block === -1 ? 'last block' : p.block === 0 ? 'embeddings' : `block ${p.block}`}) on ${train.labels.length} texts: test accuracy ${(100 * r.testAccuracy).toFixed(2)}%`);
   return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainExamples: train.labels.length, testExamples: test.labels.length };
 }

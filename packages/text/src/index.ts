@@ -51,6 +51,8 @@ export type { InvalidUtf8Policy, DecodedLines } from './data/utf8.js';
 export { loadStdlibCorpus, sentenceParagraphs } from './data/stdlib.js';
 export type { StdlibCorpusName, StdlibDocument, StdlibCorpusOptions } from './data/stdlib.js';
 export { emailToText, htmlToText, decodeEncodedWords } from './data/email.js';
+export { buildEmailCorpus, emailDedupKey } from './data/emailCorpus.js';
+export type { EmailCorpusOptions, EmailCorpusResult } from './data/emailCorpus.js';
 export { textDataDir, bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from './data/paths.js';
 
 // Masking

@@ -43,6 +43,7 @@ export const schema = {
     labels: int(0, 'labelled training texts used, a class-balanced seeded subset (0 = all)'),
     maxTokens: int(512, 'longest classification input in tokens (<s>/</s> included); longer texts are cut'),
     headDropout: opt(0.1, 'dropout in the classification head (before the dense layer and the projection)'),
+    pool: opt('bos', "classifier input: the <s> output (RoBERTa) or the mean over real tokens", { choices: ['bos', 'mean'] }),
   },
   probe: {
     epochs: int(100, 'linear-probe epochs over the extracted features'),
@@ -50,6 +51,7 @@ export const schema = {
     weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
     labels: int(0, 'labelled training texts for the probe, class-balanced (0 = all)'),
     pool: opt('mean', "sentence feature: mean over tokens or the <s> output", { choices: ['mean', 'bos'] }),
+    block: int(-1, 'representation probed: -1 = the last block, 0 = the embeddings, k = the output of block k'),
   },
 };
 

@@ -41,6 +41,7 @@ export interface TextFinetuneOptions {
   labels: number;
   maxTokens: number;
   headDropout: number;
+  pool: 'bos' | 'mean';
 }
 
 export interface TextProbeOptions {
@@ -49,6 +50,7 @@ export interface TextProbeOptions {
   weightDecay: number;
   labels: number;
   pool: 'mean' | 'bos';
+  block: number;
 }
 
 export const dataOptions = (c: ResolvedConfig) => c['data'] as TextDataOptions;

@@ -1,9 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import { statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError } from '@d2v/core';
 import { loadStdlibCorpus, sentenceParagraphs } from '../src/data/stdlib.js';
 import { decodeEncodedWords, emailToText, htmlToText } from '../src/data/email.js';
 import { readTextFiles } from '../src/data/textFiles.js';
+import { readLabelledTsv } from '../src/data/tsv.js';
+import { buildEmailCorpus, emailDedupKey } from '../src/data/emailCorpus.js';
 import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from '../src/data/paths.js';
 
 describe('loadStdlibCorpus', () => {
@@ -104,5 +108,31 @@ describe('text extraction helpers', () => {
       expect(p.length).toBeLessThanOrEqual(100);
       expect(p).toMatch(/^Sentence number \d+ .*here\.$/);
     }
+  });
+});
+
+describe('buildEmailCorpus (unlabelled in-domain pre-training text)', () => {
+  it('writes one e-mail per line, leaves out every test text and its near-duplicates, and writes no labels', () => {
+    const out = mkdtempSync(join(tmpdir(), 'd2v-email-'));
+    const r = buildEmailCorpus({ out, exclude: [bundledSpamFiles().test], validCount: 50, maxChars: 1000 });
+    const train = readFileSync(r.train, 'utf8').trimEnd().split('\n');
+    const valid = readFileSync(r.valid, 'utf8').trimEnd().split('\n');
+    expect(train.length).toBe(r.trainDocuments);
+    expect(valid.length).toBe(50);
+    expect(r.trainDocuments).toBeGreaterThan(4000);
+    const test = readLabelledTsv(bundledSpamFiles().test).texts.map(emailDedupKey);
+    // Every test text is in the full set, so at least all 500 were found and left out.
+    expect(r.excluded).toBeGreaterThanOrEqual(test.length);
+    const keys = new Set([...train, ...valid].map(emailDedupKey));
+    expect(test.filter((k) => keys.has(k))).toEqual([]);
+    expect(keys.size).toBe(train.length + valid.length);
+    for (const line of train.slice(0, 200)) {
+      expect(line).toMatch(/^Subject: /);
+      expect(line.length).toBeLessThanOrEqual(1000);
+      expect(line).not.toMatch(/^(spam|ham)\t/);
+    }
+    // The labelled train split is unlabelled text here: its messages may be in the corpus.
+    const trainKeys = readLabelledTsv(bundledSpamFiles().train).texts.map(emailDedupKey);
+    expect(trainKeys.filter((k) => keys.has(k)).length).toBeGreaterThan(trainKeys.length / 2);
   });
 });

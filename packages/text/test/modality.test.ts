@@ -3,8 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { initBackend, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
-import { modality, TokenEncoder, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
+import { initBackend, Transformer, maskedMeanOverTime, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
+import { modality, TokenEncoder, sentenceFeatures, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
 
 // A small model: the tiny preset's code path with few FLOPs.
 const small = { 'model.dim': 32, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 64, 'objective.topK': 2, 'text.blockSize': 48, 'train.batchSize': 4 };
@@ -164,7 +164,8 @@ describe('masking positions used by the loss', () => {
     const original = (p.batch as TextBatch).ids;
     const student = (p.mask.studentBatch as TextBatch).ids;
     const loss = Array.from(p.lossIndices.dataSync());
-    const targetRows = p.targets.shape[0];
+    // BERT masking corrupts the batch itself, so prepare() runs the teacher (no shared features).
+    const targetRows = p.targets!.shape[0];
     const maskId = modality.createMasker(c) as unknown as { options: { maskId: number } };
     const summary = { original: Int32Array.from(original), student: Int32Array.from(student), loss, targetRows, maskId: maskId.options.maskId };
     expect((p.mask.studentBatch as TextBatch).paddingMask).toBe((p.batch as TextBatch).paddingMask);
@@ -225,5 +226,35 @@ describe('classification helpers', () => {
       for (let t = 0; t < b.length; t++) expect(pad[i * b.length + t]).toBe(t >= b.lengths[i]! ? 1 : 0);
     });
     b.dispose();
+  });
+});
+
+describe('sentenceFeatures per block (probe.block)', () => {
+  it('block 0 is the mean embedding, the depth equals -1, a middle block differs from both; no tensors leak', async () => {
+    const c = config();
+    const data = await modality.createData(c, 'train');
+    const enc = modality.createEncoder(c, 3);
+    const tr = new Transformer({ ...c.model }, 5);
+    enc.setTraining(false);
+    tr.setTraining(false);
+    const batch = data.batch(0, 3, stepRng(1, 0)) as TextBatch;
+    const before = tf.memory().numTensors;
+    const emb = sentenceFeatures(enc, tr, batch, 'mean', undefined, 0);
+    const mid = sentenceFeatures(enc, tr, batch, 'mean', undefined, 1);
+    const last = sentenceFeatures(enc, tr, batch, 'mean');
+    const depth = sentenceFeatures(enc, tr, batch, 'mean', undefined, 2);
+    const expectedEmb = tf.tidy(() => maskedMeanOverTime(enc.embed(enc.features(batch, { training: false }), { training: false }).x, batch.paddingMask));
+    const maxDiff = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+    expect(emb.shape).toEqual([3, 32]);
+    expect(maxDiff(emb, expectedEmb)).toBeLessThan(1e-6);
+    expect(maxDiff(depth, last)).toBe(0);
+    expect(maxDiff(mid, last)).toBeGreaterThan(1e-3);
+    expect(maxDiff(mid, emb)).toBeGreaterThan(1e-3);
+    tf.dispose([emb, mid, last, depth, expectedEmb]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(() => sentenceFeatures(enc, tr, batch, 'mean', undefined, 3)).toThrow(/probe.block must be -1 \(last\) or 0..2/);
+    batch.dispose();
+    enc.dispose();
+    tr.dispose();
   });
 });

@@ -56,5 +56,16 @@ describe('text downstream through the CLI commands', () => {
     await expect(evaluate({ modality, ...quiet, task: 'classify', overrides: { ...small, out: tmp(), 'finetune.init': pre } })).rejects.toThrow(/--task probe/);
     const probe = await evaluate({ modality, ...quiet, task: 'probe', overrides: { ...small, out: tmp(), 'finetune.init': pre, 'probe.epochs': 30 } });
     expect(probe['accuracy']).toBeGreaterThan(0.6);
+
+    // finetune.pool mean: the head reads the mean over tokens; eval of that run uses the same pooling.
+    const meanOut = tmp();
+    const mean = await finetune({
+      modality,
+      ...quiet,
+      overrides: { ...small, out: meanOut, 'finetune.pool': 'mean', 'finetune.labels': 200, 'finetune.steps': 40, 'finetune.batchSize': 16, 'finetune.lr': 2e-3, 'finetune.warmupSteps': 4 },
+    });
+    expect(mean.metrics['accuracy']).toBeGreaterThan(0.7);
+    const meanAgain = await evaluate({ modality, ...quiet, task: 'classify', overrides: { ...small, out: tmp(), 'finetune.init': meanOut, 'finetune.pool': 'mean' } });
+    expect(meanAgain['accuracy']).toBeCloseTo(mean.metrics['accuracy']!, 6);
   });
 });
