@@ -12,6 +12,7 @@
  *     [--reuse-pretrain DIR]  (skip pretraining: fine-tune/probe from DIR/pretrain of an earlier evidence run,
  *                              copying its pretraining figures from DIR/results.json)
  *     [--probe-blocks] [--probes-only] (per-block probes; skip the fine-tuning)
+ *     [--no-baseline]         (skip the from-scratch / random-init arms, e.g. when comparing pretrainings at a seed already run)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -115,21 +116,22 @@ const pretrainMinutes = pretrainSummary.minutes as number;
 
 const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
 const probesOnly = args.includes('--probes-only');
+const baseline = !args.includes('--no-baseline');
 const ftPre = probesOnly ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
-const ftScratch = probesOnly ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
+const ftScratch = probesOnly || !baseline ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
 const probePre = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
-const probeRand = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } });
+const probeRand = baseline ? await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } }) : null;
 
 // Per-block probes: which representation pretraining improved (0 = embeddings, depth = last block).
 const depth = (pretrainSummary.model as { depth: number }).depth;
-const perBlock: { block: number; pretrained: number; random: number }[] = [];
+const perBlock: { block: number; pretrained: number; random: number | null }[] = [];
 if (args.includes('--probe-blocks') || probesOnly) {
   for (let block = 0; block <= depth; block++) {
     const o = { ...ft, 'probe.block': block };
     const p = await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-pretrained`), 'finetune.init': pre } });
-    const r = await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-random`) } });
-    perBlock.push({ block, pretrained: p['accuracy']!, random: r['accuracy']! });
-    log(`evidence: probe on ${block === 0 ? 'the embeddings' : `block ${block}`}: pretrained ${(100 * p['accuracy']!).toFixed(1)}%, random ${(100 * r['accuracy']!).toFixed(1)}%`);
+    const r = baseline ? await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-random`) } }) : null;
+    perBlock.push({ block, pretrained: p['accuracy']!, random: r ? r['accuracy']! : null });
+    log(`evidence: probe on ${block === 0 ? 'the embeddings' : `block ${block}`}: pretrained ${(100 * p['accuracy']!).toFixed(1)}%${r ? `, random ${(100 * r['accuracy']!).toFixed(1)}%` : ''}`);
   }
   const name = (b: number) => (b === 0 ? 'embeddings' : `block ${b}`);
   await barChartPng(join(out, 'probe-blocks.png'), {
@@ -137,7 +139,7 @@ if (args.includes('--probe-blocks') || probesOnly) {
     yLabel: 'accuracy',
     bars: perBlock.flatMap((b) => [
       { label: name(b.block), value: b.pretrained, group: 'pretrained' },
-      { label: name(b.block), value: b.random, group: 'random init' },
+      ...(b.random === null ? [] : [{ label: name(b.block), value: b.random, group: 'random init' }]),
     ]),
   });
 }
@@ -147,34 +149,30 @@ const results = {
   overrides: sets,
   pretrain: pretrainSummary,
   finetune:
-    ftPre && ftScratch
+    ftPre
       ? {
           labels,
           steps: ftPre.config.train.steps,
           lr: ftPre.config.optim.lr,
           maxTokens: (ftPre.config['finetune'] as { maxTokens: number }).maxTokens,
           pretrained: ftPre.metrics,
-          scratch: ftScratch.metrics,
+          scratch: ftScratch?.metrics ?? null,
         }
       : null,
   linearProbe: { labels, pretrained: probePre, random: probeRand, perBlock },
 };
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
-const fineTuned = ftPre && ftScratch
-  ? [
-      { label: 'FT accuracy', value: ftPre.metrics['accuracy']!, group: 'pretrained' },
-      { label: 'FT accuracy', value: ftScratch.metrics['accuracy']!, group: 'from scratch / random' },
-      { label: 'FT macro F1', value: ftPre.metrics['macroF1']!, group: 'pretrained' },
-      { label: 'FT macro F1', value: ftScratch.metrics['macroF1']!, group: 'from scratch / random' },
-    ]
-  : [];
+const bar = (label: string, pre: number | undefined, rand: number | undefined) => [
+  ...(pre === undefined ? [] : [{ label, value: pre, group: 'pretrained' }]),
+  ...(rand === undefined ? [] : [{ label, value: rand, group: 'from scratch / random' }]),
+];
 await barChartPng(join(out, 'metrics.png'), {
-  title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (tiny text model, ${pretrainMinutes.toFixed(0)} min data2vec pretraining)`,
+  title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (tiny text model, ${pretrainMinutes.toFixed(0)} min ${pretrainSummary.objective === 'mlm' ? 'MLM' : 'data2vec'} pretraining)`,
   yLabel: 'score',
   bars: [
-    ...fineTuned,
-    { label: 'probe accuracy', value: probePre['accuracy']!, group: 'pretrained' },
-    { label: 'probe accuracy', value: probeRand['accuracy']!, group: 'from scratch / random' },
+    ...bar('FT accuracy', ftPre?.metrics['accuracy'], ftScratch?.metrics['accuracy']),
+    ...bar('FT macro F1', ftPre?.metrics['macroF1'], ftScratch?.metrics['macroF1']),
+    ...bar('probe accuracy', probePre['accuracy'], probeRand?.['accuracy']),
   ],
 });
 console.log(JSON.stringify(results, null, 2));

@@ -58,3 +58,6 @@ export { textDataDir, bundledCorpusFiles, bundledSpamFiles, bundledTokenizerMode
 // Masking
 export { bertMask } from './masking/bertMask.js';
 export type { BertMaskOptions, BertMaskResult } from './masking/bertMask.js';
+
+// Baselines (controls for data2vec experiments)
+export { MlmPretrainTask } from './baselines/mlm.js';
