@@ -13,6 +13,9 @@
  *                              copying its pretraining figures from DIR/results.json)
  *     [--probe-blocks] [--probes-only] (per-block probes; skip the fine-tuning)
  *     [--no-baseline]         (skip the from-scratch / random-init arms, e.g. when comparing pretrainings at a seed already run)
+ *     [--steps N]             (pretraining updates instead of calibrating them to --minutes, to repeat an earlier run)
+ *     [--split M]             (micro-batches per update; default workers + 1, so --workers 0 --split 2 repeats a
+ *                              --workers 1 run's batches on one thread)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -62,11 +65,17 @@ const reuse = arg('reuse-pretrain', '');
 async function pretrainForBudget() {
   // Pretraining uses both cores: the preset's batch split into one micro-batch per thread.
   const batch = modality.presets['tiny']!['train'] as { batchSize: number };
-  const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch.batchSize / (workers + 1)) } : {};
-  // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
-  const stepSec = (await calibrateUpdateSeconds({ modality: 'text', out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
-  const steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
-  log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+  const split = Number(arg('split', String(workers + 1)));
+  const par = split > 1 || workers > 0 ? { 'train.workers': workers, 'optim.accumulate': split, 'train.batchSize': Math.round(batch.batchSize / split) } : {};
+  let steps = Number(arg('steps', '0'));
+  if (steps > 0) {
+    log(`evidence: ${steps} pretraining updates (--steps; ${batch.batchSize} blocks in ${split} micro-batch(es), ${workers} worker thread(s)) on ${activeBackend()}`);
+  } else {
+    // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
+    const stepSec = (await calibrateUpdateSeconds({ modality: 'text', out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
+    steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
+    log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+  }
 
   const pre = join(out, 'pretrain');
   const t0 = performance.now();
