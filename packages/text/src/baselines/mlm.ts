@@ -28,6 +28,7 @@ import {
 } from '@d2v/core';
 import type { TokenEncoder } from '../encoder.js';
 import type { TextBatch } from '../batch.js';
+import { crossEntropy } from '../classifier.js';
 
 /** RoBERTa's LM head: dense, GELU, layer norm, then the tied token embeddings plus a bias. */
 class TiedLmHead extends Module {
@@ -50,8 +51,8 @@ interface Prepared {
   batch: TextBatch;
   mask: MaskResult;
   lossIndices: tf.Tensor1D;
-  /** One-hot original ids at the loss positions, [M, V]. */
-  labels: tf.Tensor2D;
+  /** Original token ids at the loss positions, [M]. */
+  labels: tf.Tensor1D;
 }
 
 export class MlmPretrainTask implements TrainTask<Prepared> {
@@ -89,8 +90,7 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
   prepare(index: number, rng: Rng): Prepared {
     const batch = this.data.batch(index, this.config.train.batchSize, rng.fork()) as TextBatch;
     const mask = this.masker.mask(batch, rng.fork());
-    const ids = Int32Array.from(mask.lossIndices, (i) => batch.ids[i]!);
-    const labels = tf.tidy(() => tf.oneHot(tf.tensor1d(ids, 'int32'), this.encoder.cfg.vocabSize).toFloat() as tf.Tensor2D);
+    const labels = tf.tensor1d(Int32Array.from(mask.lossIndices, (i) => batch.ids[i]!), 'int32');
     return { batch, mask, lossIndices: tf.tensor1d(mask.lossIndices, 'int32'), labels };
   }
 
@@ -99,11 +99,9 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
     const e = this.encoder.embed(this.encoder.features(p.mask.studentBatch ?? p.batch, ctx), ctx);
     const out = this.transformer.forward(e.x, { paddingMask: e.paddingMask, rng, collect: false });
     const logits = this.head.logits(gatherRows(out.output, p.lossIndices), this.encoder.tokens);
-    const logp = tf.logSoftmax(logits);
-    const loss = tf.neg(tf.mean(tf.sum(tf.mul(logp, p.labels), -1))) as tf.Scalar;
     // Masked-token accuracy: is the model learning the vocabulary at all.
-    const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), tf.argMax(p.labels, -1)), 'float32')) as tf.Scalar;
-    return { loss, metrics: { mlm_acc: acc } };
+    const acc = tf.mean(tf.cast(tf.equal(tf.argMax(logits, -1), p.labels), 'float32')) as tf.Scalar;
+    return { loss: crossEntropy(logits, p.labels), metrics: { mlm_acc: acc } };
   }
 
   release(p: Prepared): void {
