@@ -6,7 +6,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 
 interface WasmBackendLike {
-  readSync(dataId: unknown): ArrayLike<number>;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array;
 }
@@ -20,10 +19,11 @@ export function registerWasmSegmentSum(): void {
       const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
       const numSegments = (attrs as { numSegments: number }).numSegments;
       const b = backend as unknown as WasmBackendLike;
-      const xv = b.readSync(x.dataId);
-      const ids = b.readSync(segmentIds.dataId);
       const inner = x.shape.slice(segmentIds.shape.length).reduce((a, c) => a * c, 1);
       const out = b.makeOutput([numSegments, ...x.shape.slice(segmentIds.shape.length)], x.dtype);
+      // Heap views (no copies), taken after makeOutput: growing the heap detaches earlier ones.
+      const xv = b.typedArrayFromHeap(x);
+      const ids = b.typedArrayFromHeap(segmentIds);
       const o = b.typedArrayFromHeap(out);
       o.fill(0);
       for (let i = 0; i < ids.length; i++) {
