@@ -24,7 +24,14 @@ export type { EmaDecayOptions } from './objective/ema.js';
 export { channelStd, checkCollapse } from './objective/collapse.js';
 export type { CollapseGuardOptions } from './objective/collapse.js';
 export { RegressionHead } from './model/regressionHead.js';
-export { Data2VecPretrainTask, buildStudent } from './model/data2vec.js';
+export { Data2VecTaskBase, buildStudent } from './model/base.js';
+export type { Data2VecParts } from './model/base.js';
+export { Data2VecPretrainTask } from './model/data2vec.js';
+export { Data2Vec2PretrainTask, multiMask, maskedRegression } from './model/data2vec2.js';
+export type { MultiMask } from './model/data2vec2.js';
+export { ConvDecoder } from './model/decoder.js';
+export { createPretrainTask } from './model/pretrainTask.js';
+export type { PretrainTask } from './model/pretrainTask.js';
 
 // Optimisation and training
 export { AdamW, clipByGlobalNorm, globalNorm } from './optim/adamw.js';
@@ -40,7 +47,7 @@ export { opt, int, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flat
 export type { OptionSpec, OptionValue, Schema, ConfigTree } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
 export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
-export type { ResolvedConfig, ObjectiveConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
+export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
 export type {
   Modality,
@@ -65,6 +72,7 @@ export * from './report/index.js';
 export * from './io/index.js';
 export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
+export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
 export { benchPretrainStep, benchTable, transformerForwardFlops, matmulRate } from './train/benchStep.js';

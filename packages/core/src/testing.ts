@@ -8,7 +8,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
-import { Data2VecPretrainTask } from './model/data2vec.js';
+import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
 
@@ -32,7 +32,7 @@ export async function pretrainSteps(modality: Modality, overrides: Record<string
     preset,
     overrides: new Map<string, unknown>(Object.entries({ out, ...overrides, 'train.steps': steps })),
   });
-  const task = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
+  const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const tensorCounts: number[] = [];
   try {
     const r = await new Trainer(task, { config, ...quietRun, onStep: () => tensorCounts.push(tf.memory().numTensors) }).run();

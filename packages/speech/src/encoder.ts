@@ -24,13 +24,15 @@ import {
   dropout,
   layerNorm,
   applyMaskEmbedding,
+  convOutputLength,
+  groupedConvSame,
   type Batch,
   type Embedded,
   type FeatureEncoder,
   type Features,
   type StepContext,
 } from '@d2v/core';
-import { conv1d, convOutputLength, groupedConvSame } from './ops/conv1d.js';
+import { conv1d } from './ops/conv1d.js';
 import type { SpeechBatch } from './data/source.js';
 
 export interface ConvLayerSpec {

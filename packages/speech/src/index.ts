@@ -9,13 +9,13 @@ export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOption
 export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions } from './options.js';
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
-export { conv1d, groupedConvSame, im2col, col2im, convOutputLength } from './ops/conv1d.js';
+export { conv1d } from './ops/conv1d.js';
 export { speechEncoderForwardFlops } from './flops.js';
 export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
 export type { CtcForwardOptions } from './ctcTask.js';
 export { spanMask } from './masking/spanMask.js';
 export type { SpanMaskOptions, SpanMaskResult } from './masking/spanMask.js';
-export { SpanMasker, channelMask } from './masking/spanMasker.js';
+export { SpanMasker, channelMask, exactMaskCount } from './masking/spanMasker.js';
 export type { SpanMaskerOptions, ChannelMaskOptions } from './masking/spanMasker.js';
 export { ctcLoss } from './ctc/ctcLoss.js';
 export type { CtcLabels, CtcLossOptions } from './ctc/ctcLoss.js';

@@ -40,6 +40,10 @@ const schema = {
     maskProb: opt(0.065, "pretraining: probability that a frame starts a masked span (paper p; fairseq's mask_prob = p x spanLength)"),
     spanLength: int(10, 'frames per masked span'),
     minMasks: int(2, 'least spans per utterance'),
+    exactFraction: opt(
+      0,
+      'objective.version 2: mask exactly this fraction of the frames in every row, filling or trimming the spans at random (0 = the wav2vec 2.0 fraction maskProb x spanLength); data2vec 2.0 uses 0.5 with maskProb 0.11, spanLength 5',
+    ),
     finetuneMaskProb: opt(0.065, 'fine-tuning: span-start probability (masking is kept while fine-tuning; 0 = off)'),
     channelMaskProb: opt(0.25, "fine-tuning: channel masking, fairseq's mask_channel_prob (about this fraction of channels zeroed; 0 = off)"),
     channelSpanLength: int(64, 'fine-tuning: channels per masked channel span'),
@@ -79,6 +83,34 @@ export const presets = {
       ...speechObjective,
       // The paper's 0.999 -> 0.9999 keeps the teacher ~75% random init after 300 updates (0.999^300):
       // a short CPU run needs a teacher that follows within ~100 updates (as vision's and text's tiny presets).
+      emaStart: 0.99,
+      emaEnd: 0.999,
+      emaAnnealSteps: 1000,
+      emaEncoder: false,
+      collapseCheckAfter: 300,
+    },
+    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
+    train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
+    finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
+  },
+  /**
+   * data2vec 2.0 on the same encoder and data as `tiny`: the student encodes the visible half of
+   * each of 4 masked copies (spans of 5 frames, exactly 50% masked), a 4-layer 1-D conv decoder
+   * (96 channels, kernel 7) predicts the rest; targets are the teacher's instance-normed FFN
+   * outputs of the top 3 blocks. The paper uses 8 copies and a 384-wide decoder for 12 x 768.
+   */
+  'tiny-v2': {
+    model: { dim: 192, depth: 4, heads: 4, ffnDim: 768, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
+    speech: { ...tinyConv, posConvLayers: 2, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
+    data: { maxSampleLength: 32000, minSampleLength: 8000 },
+    masking: { maskProb: 0.11, spanLength: 5, minMasks: 2, exactFraction: 0.5, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
+    objective: {
+      version: 2,
+      clones: 4,
+      maskNoiseStd: 0.01,
+      decoder: { conv: '1d', dim: 96, kernel: 7, layers: 4, groups: 16, residual: true, inputDropout: 0.1 },
+      topK: 3,
+      ...speechObjective,
       emaStart: 0.99,
       emaEnd: 0.999,
       emaAnnealSteps: 1000,
@@ -129,7 +161,19 @@ export const modality: Modality = {
   createEncoder: (c, seed) => new SpeechEncoder(encoderConfig(c), seed),
   createMasker: (c) => {
     const m = maskingOptions(c);
-    return new SpanMasker(convLayersOf(c), { maskProb: m.maskProb, spanLength: m.spanLength, minMasks: m.minMasks });
+    const opts = { maskProb: m.maskProb, spanLength: m.spanLength, minMasks: m.minMasks };
+    if (c.objective.version !== 2) return new SpanMasker(convLayersOf(c), opts);
+    if (!(m.exactFraction >= 0 && m.exactFraction < 1)) {
+      throw new ConfigError(`masking.exactFraction must be in [0, 1) (got ${m.exactFraction})`, 'masking.exactFraction');
+    }
+    const exactFraction = m.exactFraction > 0 ? m.exactFraction : m.maskProb * m.spanLength;
+    if (!(exactFraction > 0 && exactFraction < 1)) {
+      throw new ConfigError(
+        `objective.version 2 with masking.exactFraction 0 masks maskProb x spanLength of the frames, which must be in (0, 1) (got ${m.maskProb} x ${m.spanLength}); set masking.exactFraction`,
+        'masking.exactFraction',
+      );
+    }
+    return new SpanMasker(convLayersOf(c), { ...opts, exactFraction });
   },
   createData: async (c, split) => pretrainSource(c, split),
   createFinetuneTask: createCtcTask,

@@ -30,6 +30,8 @@ export interface SpeechMaskingOptions {
   maskProb: number;
   spanLength: number;
   minMasks: number;
+  /** objective.version 2: exact masked fraction per row (0 = maskProb x spanLength). */
+  exactFraction: number;
   finetuneMaskProb: number;
   channelMaskProb: number;
   channelSpanLength: number;

@@ -1,7 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, Rng } from '@d2v/core';
-import { conv1d, col2im, convOutputLength, groupedConvSame, im2col } from '../src/ops/conv1d.js';
+import { col2im, convOutputLength, groupedConvSame, im2col } from '@d2v/core';
+import { conv1d } from '../src/ops/conv1d.js';
 import { PAPER_CONV_LAYERS, SpeechEncoder, frameGeometry, framesForSamples, type SpeechEncoderConfig } from '../src/encoder.js';
 import { collateAudio } from '../src/data/batching.js';
 

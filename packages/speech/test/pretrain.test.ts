@@ -91,6 +91,15 @@ describe('speech pretraining on the bundled espeak-small corpus', () => {
     expect(tail).toBeLessThan(head * 0.9);
     expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
   });
+
+  it('data2vec 2.0 (tiny-v2): loss falls over a few steps and the tensor count stays flat', async () => {
+    const v2 = { ...small, 'objective.decoder.dim': 32, 'train.batchSize': 8, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 };
+    const r = await pretrainSteps(modality, v2, 20, 'tiny-v2');
+    const { head, tail } = lossEnds(r.losses);
+    expect(r.losses.every(Number.isFinite)).toBe(true);
+    expect(tail).toBeLessThan(head * 0.9);
+    expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
+  });
 });
 
 describe('CTC fine-tuning from a pretraining checkpoint', () => {

@@ -7,7 +7,7 @@ registerModality(modality);
 export { modality, presets, schema, createEncoder, createMasker } from './modality.js';
 export { TokenEncoder } from './encoder.js';
 export type { TokenEncoderConfig } from './encoder.js';
-export { BertMasker } from './masker.js';
+export { BertMasker, RandomMasker } from './masker.js';
 export type { TextMaskOptions } from './masker.js';
 export { PackedTextSource, LabelledTextSource, blockBatch, labelledBatch, encodeLabelled, balancedSubset } from './batch.js';
 export type { TextBatch, LabelledSequences } from './batch.js';
@@ -58,6 +58,8 @@ export { textDataDir, bundledCorpusFiles, bundledSpamFiles, bundledTokenizerMode
 // Masking
 export { bertMask } from './masking/bertMask.js';
 export type { BertMaskOptions, BertMaskResult } from './masking/bertMask.js';
+export { randomMask, randomMaskCount } from './masking/randomMask.js';
+export type { RandomMaskOptions, RandomMaskResult } from './masking/randomMask.js';
 
 // Baselines (controls for data2vec experiments)
 export { MlmPretrainTask } from './baselines/mlm.js';

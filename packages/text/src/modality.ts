@@ -8,7 +8,7 @@
  */
 import { opt, int, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
 import { TokenEncoder } from './encoder.js';
-import { BertMasker } from './masker.js';
+import { BertMasker, RandomMasker } from './masker.js';
 import { PackedTextSource } from './batch.js';
 import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
 import { loadPackedCorpus, maskingOptions, textOptions, tokenizerFile, tokenizerVocabSize } from './resources.js';
@@ -30,10 +30,13 @@ export const schema = {
     maxPositions: int(512, 'learned position embeddings (longest input)'),
   },
   masking: {
-    prob: opt(0.15, 'fraction of (non-special) tokens selected'),
-    replaceWithMask: opt(0.8, 'selected tokens replaced by <mask>'),
-    replaceRandom: opt(0.1, 'selected tokens replaced by a random token (the rest stay unchanged)'),
-    lossOn: opt('masked-input', "loss positions: 'masked-input' (where the input is <mask>, fairseq) or 'selected' (all selected tokens, BERT)", {
+    prob: opt(
+      0.15,
+      'objective.version 1: fraction of the (non-special) tokens selected for BERT corruption (0.15); version 2: fraction of the positions masked uniformly at random, exactly floor(prob x length) per row (data2vec 2.0: 0.48)',
+    ),
+    replaceWithMask: opt(0.8, 'version 1: selected tokens replaced by <mask>'),
+    replaceRandom: opt(0.1, 'version 1: selected tokens replaced by a random token (the rest stay unchanged)'),
+    lossOn: opt('masked-input', "version 1: loss positions: 'masked-input' (where the input is <mask>, fairseq) or 'selected' (all selected tokens, BERT)", {
       choices: ['masked-input', 'selected'],
     }),
   },
@@ -83,6 +86,37 @@ export const presets = {
     finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
     probe: { labels: 200 },
   },
+  /**
+   * data2vec 2.0 on the same model and data as `tiny`: 48% of the tokens of each of 2 masked copies
+   * are dropped from the student's input (each copy costs the student about half a data2vec 1.0
+   * pass, so more copies cost more than they save here); a 3-layer 1-D conv decoder (128 channels, kernel 9, 4
+   * groups, 2-layer projection) predicts them; targets are the instance-normed FFN outputs of all
+   * 4 teacher blocks, squared error. The paper's decoder is 5 x 768 (no groups), with 8 copies.
+   */
+  'tiny-v2': {
+    model: { dim: 256, depth: 4, heads: 4, ffnDim: 1024, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
+    text: { blockSize: 128, packMode: 'none', maxPositions: 512 },
+    masking: { prob: 0.48 },
+    objective: {
+      ...textObjective,
+      version: 2,
+      clones: 2,
+      maskNoiseStd: 0.01,
+      decoder: { conv: '1d', dim: 128, kernel: 9, layers: 3, groups: 4, residual: false, inputDropout: 0.1 },
+      topK: 4,
+      layerNormTargetLayer: false,
+      instanceNormTargetLayer: true,
+      lossBeta: 0,
+      emaStart: 0.99,
+      emaEnd: 0.998,
+      emaAnnealSteps: 500,
+      collapseCheckAfter: 250,
+    },
+    optim: { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 5, schedule: 'cosine', warmupSteps: 50, finalLrScale: 0.01 },
+    train: { steps: 500, batchSize: 16, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
+    finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
+    probe: { labels: 200 },
+  },
   /** data2vec Base for text: 12 x 768 RoBERTa layout, 512-token blocks, released fairseq optimiser settings. */
   'paper-base': {
     model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
@@ -109,8 +143,13 @@ export function createEncoder(c: ResolvedConfig, seed: number): TokenEncoder {
   return new TokenEncoder({ vocabSize, dim: c.model.dim, maxPositions: textOptions(c).maxPositions, maskId: vocabSize - 1, dropout: c.model.dropout }, seed);
 }
 
-export function createMasker(c: ResolvedConfig): BertMasker {
+/** BERT masking for objective.version 1, data2vec 2.0's random masking for version 2. */
+export function createMasker(c: ResolvedConfig): BertMasker | RandomMasker {
   const m = maskingOptions(c);
+  if (c.objective.version === 2) {
+    if (!(m.prob > 0 && m.prob < 1)) throw new ConfigError(`masking.prob must be in (0, 1) with objective.version 2 (got ${m.prob})`, 'masking.prob');
+    return new RandomMasker(m.prob);
+  }
   const vocabSize = tokenizerVocabSize(tokenizerFile(c));
   return new BertMasker({
     vocabSize,

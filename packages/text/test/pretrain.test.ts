@@ -31,6 +31,16 @@ describe('text pretraining on the bundled corpus', () => {
     expect(tail).toBeLessThan(head * 0.9);
     expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
   });
+
+  it('data2vec 2.0 (tiny-v2): loss falls over a few steps and the tensor count stays flat', async () => {
+    // One target layer: instance-normed, its variance is fixed, so a falling loss is learning (an
+    // average of K layers grows in variance as the teacher's layers grow alike, and the loss with it).
+    const v2 = { ...small, 'objective.topK': 1, 'objective.decoder.dim': 32, 'objective.decoder.groups': 2, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 };
+    const r = await pretrainSteps(modality, v2, 40, 'tiny-v2');
+    const { head, tail } = lossEnds(r.losses);
+    expect(tail).toBeLessThan(head * 0.95);
+    expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
+  });
 });
 
 describe('text downstream through the CLI commands', () => {

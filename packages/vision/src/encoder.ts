@@ -87,7 +87,7 @@ export class PatchEncoder extends Module implements FeatureEncoder {
 
   features(batch: Batch, _ctx: StepContext): Features {
     const b = batch as VisionBatch;
-    return { features: this.proj.apply(b.patches) as tf.Tensor3D };
+    return { features: this.proj.apply(b.patches) as tf.Tensor3D, grid: [this.grid, this.grid] };
   }
 
   embed(f: Features, ctx: StepContext & { mask?: tf.Tensor2D }): Embedded {

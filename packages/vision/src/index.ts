@@ -7,9 +7,11 @@ export { modality, presets, loadSplit, extractFeatures, batching as batchingOpti
 export type { VisionOptions, VisionDataOptions } from './modality.js';
 export { PatchEncoder, relativePositionIndex } from './encoder.js';
 export type { PatchEncoderConfig } from './encoder.js';
-export { blockMask, blockMaskBatch, scaledMinBlock } from './masking/blockMask.js';
+export { blockMask, blockMaskBatch, maskBatch, scaledMinBlock } from './masking/blockMask.js';
 export type { BlockMaskOptions } from './masking/blockMask.js';
-export { BlockMasker } from './masking/blockMasker.js';
+export { inverseBlockMask, visibleCount, inverseMaskedCount } from './masking/inverseBlockMask.js';
+export type { InverseBlockMaskOptions } from './masking/inverseBlockMask.js';
+export { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
 export { ImageDataSource, makeVisionBatch, patchify } from './batch.js';
 export type { VisionBatch, BatchingOptions } from './batch.js';
 export { readIdx, parseIdx, writeIdx, loadIdxDataset } from './data/idx.js';

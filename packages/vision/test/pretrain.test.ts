@@ -24,6 +24,22 @@ describe('vision pretraining on the bundled Fashion-MNIST subset', () => {
     expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
   });
 
+  it('data2vec 2.0 (tiny-v2): loss falls over a few steps and the tensor count stays flat', async () => {
+    const v2 = { ...small, 'objective.lossScale': null, 'objective.decoder.dim': 48, 'objective.decoder.groups': 4, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 };
+    const r = await pretrainSteps(modality, v2, 25, 'tiny-v2');
+    const { head, tail } = lossEnds(r.losses);
+    expect(tail).toBeLessThan(head * 0.9);
+    expect(tensorCountIsFlat(r.tensorCounts)).toBe(true);
+  });
+
+  it('data2vec 2.0 with a CLS token: the CLS loss adds to the loss; relative positions are refused with the option named', async () => {
+    const v2 = { ...small, 'objective.lossScale': null, 'objective.decoder.dim': 48, 'objective.decoder.groups': 4, 'vision.cls': true };
+    const plain = await pretrainSteps(modality, v2, 2, 'tiny-v2');
+    const cls = await pretrainSteps(modality, { ...v2, 'objective.clsLoss': 0.01 }, 2, 'tiny-v2');
+    expect(cls.losses[0]!).toBeGreaterThan(plain.losses[0]!);
+    await expect(pretrainSteps(modality, { ...v2, 'vision.positions': 'relative' }, 1, 'tiny-v2')).rejects.toThrow(/learned positions/);
+  });
+
   it('fine-tunes and probes through the CLI commands', async () => {
     const pre = tmp();
     const ov = { ...small, out: pre, 'train.steps': 2 };

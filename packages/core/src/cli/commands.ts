@@ -8,7 +8,8 @@ import { initBackend, activeBackend } from '../backend/registry.js';
 import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
 import type { Modality, DownstreamContext } from '../registry/modality.js';
-import { Data2VecPretrainTask, buildStudent } from '../model/data2vec.js';
+import { buildStudent } from '../model/base.js';
+import { createPretrainTask } from '../model/pretrainTask.js';
 import { Trainer, type TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
 import { GradientWorkers } from '../train/parallel.js';
@@ -54,7 +55,7 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
   const { modality, config } = await prepareRun(o);
   log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
   const data = await modality.createData(config, 'train');
-  const task = new Data2VecPretrainTask(modality, config, data, modality.createMasker(config));
+  const task = createPretrainTask(modality, config, data);
   let workers: GradientWorkers | undefined;
   if (config.train.workers > 0) {
     if (typeof o.modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');

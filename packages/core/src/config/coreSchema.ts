@@ -24,6 +24,19 @@ export const CORE_SCHEMA: Schema = {
     finalNorm: opt(false, 'LayerNorm after the last block (pre-LN models)'),
   },
   objective: {
+    version: int(1, 'data2vec 1.0 (1: the student sees every time-step, masked ones replaced) or 2.0 (2: the student encodes only the visible time-steps, a conv decoder fills in the masked ones, several masks per sample share one teacher pass)'),
+    clones: int(1, 'version 2: masked copies of each sample (multi-mask); the teacher runs once per sample and its targets serve every copy'),
+    maskNoiseStd: opt(0.01, 'version 2: std of the Gaussian noise the decoder gets at masked positions (there is no mask token)'),
+    clsLoss: opt(0, "version 2: weight of the loss pulling the student's first extra token (CLS) to the mean target (0 = off)"),
+    decoder: {
+      conv: opt('1d', "version 2 decoder: '1d' convolution over time, or '2d' over the modality's grid (images)", { choices: ['1d', '2d'] }),
+      dim: int(384, 'version 2 decoder: channels'),
+      kernel: int(7, 'version 2 decoder: convolution kernel (k, or k x k for 2d)'),
+      layers: int(4, 'version 2 decoder: conv -> LayerNorm (no affine) -> GELU layers'),
+      groups: int(16, 'version 2 decoder: channel groups of each convolution'),
+      residual: opt(true, 'version 2 decoder: residual around each layer whose input and output widths match'),
+      inputDropout: opt(0.1, 'version 2 decoder: dropout on its input'),
+    },
     topK: int(8, 'average the teacher outputs of the last K blocks'),
     targetSource: opt('ffn', "teacher output used: 'ffn' (FFN output before the last residual) or 'block' (block output)", {
       choices: ['ffn', 'block'],
@@ -34,7 +47,7 @@ export const CORE_SCHEMA: Schema = {
     layerNormTargets: opt(false, 'parameter-less layer norm on the averaged target'),
     lossBeta: opt(0, 'Smooth L1 beta; 0 = squared error'),
     lossScale: opt(null, 'loss scale; null = 1/sqrt(C)', { type: 'number', nullable: true }),
-    headLayers: int(1, 'regression head: 1 = Linear, 2 = Linear-GELU-Linear (text)'),
+    headLayers: int(1, 'regression head (version 1) or decoder projection (version 2): 1 = Linear, 2 = Linear-GELU-Linear (text)'),
     emaStart: opt(0.999, 'EMA decay at the first update'),
     emaEnd: opt(0.9999, 'EMA decay after annealing'),
     emaAnnealSteps: int(30000, 'updates over which the EMA decay rises linearly'),

@@ -6,7 +6,22 @@ import { applyOverrides, defaultsOf, flattenTree, mergeSchemas, type ConfigTree,
 import type { TransformerConfig } from '../nn/transformer.js';
 import type { ScheduleName } from '../optim/schedule.js';
 
+export interface DecoderConfig {
+  conv: '1d' | '2d';
+  dim: number;
+  kernel: number;
+  layers: number;
+  groups: number;
+  residual: boolean;
+  inputDropout: number;
+}
+
 export interface ObjectiveConfig {
+  version: 1 | 2;
+  clones: number;
+  maskNoiseStd: number;
+  clsLoss: number;
+  decoder: DecoderConfig;
   topK: number;
   targetSource: 'ffn' | 'block';
   instanceNormTargetLayer: boolean;
@@ -129,6 +144,21 @@ function validate(c: ResolvedConfig): void {
     ['model.layerDrop', m.layerDrop],
   ] as const) {
     if (v < 0 || v >= 1) throw new ConfigError(`${k} must be in [0, 1) (got ${v})`, k);
+  }
+  const o = c.objective;
+  if (o.version !== 1 && o.version !== 2) throw new ConfigError(`objective.version must be 1 or 2 (got ${o.version})`, 'objective.version');
+  if (o.clones < 1) throw new ConfigError(`objective.clones must be >= 1 (got ${o.clones})`, 'objective.clones');
+  if (o.version === 1 && o.clones !== 1) throw new ConfigError(`objective.clones (${o.clones}) needs objective.version 2`, 'objective.clones');
+  if (o.version === 2) {
+    const d = o.decoder;
+    for (const [k, v] of [['dim', d.dim], ['kernel', d.kernel], ['layers', d.layers], ['groups', d.groups]] as const) {
+      if (!(v >= 1)) throw new ConfigError(`objective.decoder.${k} must be >= 1 (got ${v})`, `objective.decoder.${k}`);
+    }
+    if (d.dim % d.groups !== 0 || m.dim % d.groups !== 0) {
+      throw new ConfigError(`objective.decoder.groups (${d.groups}) must divide objective.decoder.dim (${d.dim}) and model.dim (${m.dim})`, 'objective.decoder.groups');
+    }
+    if (d.inputDropout < 0 || d.inputDropout >= 1) throw new ConfigError(`objective.decoder.inputDropout must be in [0, 1) (got ${d.inputDropout})`, 'objective.decoder.inputDropout');
+    if (o.maskNoiseStd < 0) throw new ConfigError(`objective.maskNoiseStd must be >= 0 (got ${o.maskNoiseStd})`, 'objective.maskNoiseStd');
   }
   if (c.train.steps < 1) throw new ConfigError(`train.steps must be >= 1`, 'train.steps');
   if (c.train.batchSize < 1) throw new ConfigError(`train.batchSize must be >= 1`, 'train.batchSize');

@@ -22,6 +22,8 @@ export interface Batch {
 export interface Features {
   /** Per time-step features [B, T, C]. */
   features: tf.Tensor3D;
+  /** The T steps as a row-major [height, width] grid (image patches), for 2-D decoders. */
+  grid?: readonly [number, number];
   /** [B, T], 1 where padding. */
   paddingMask?: tf.Tensor2D;
 }
@@ -64,6 +66,12 @@ export interface MaskResult {
   studentBatch?: Batch;
 }
 
+/**
+ * Masks a batch. With `objective.version` 2 core calls mask() `objective.clones` times per batch
+ * (one call per masked copy) and drops the masked steps from the student's input, so every result
+ * must carry `mask`, no `studentBatch`, and the same number of masked steps in every row of every
+ * call (createMasker sees the config and returns such a masker for version 2).
+ */
 export interface MaskingStrategy {
   mask(batch: Batch, rng: Rng): MaskResult;
 }

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pretrain, prepareRun } from '../cli/commands.js';
-import { Data2VecPretrainTask } from '../model/data2vec.js';
+import { createPretrainTask } from '../model/pretrainTask.js';
 import { stepRng } from './stepRng.js';
 import type { Modality } from '../registry/modality.js';
 
@@ -72,7 +72,7 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
   const overrides = { ...o.overrides, out, 'train.steps': o.warmup + o.steps, 'train.checkpointEvery': 1e9, 'train.logEvery': 1 };
   const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides });
   // Tokens per sample: the Transformer input length of one real batch.
-  const probe = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
+  const probe = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const batch = (await modality.createData(config, 'train')).batch(0, 1, stepRng(config.seed, 0));
   const tokens = tf.tidy(() => probe.encoder.embed(probe.encoder.features(batch, { training: false }), { training: false }).x.shape[1]!);
   batch.dispose();

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { prepareRun } from '../cli/commands.js';
-import { Data2VecPretrainTask } from '../model/data2vec.js';
+import { createPretrainTask } from '../model/pretrainTask.js';
 import { AdamW } from '../optim/adamw.js';
 import { stepRng } from './stepRng.js';
 import type { Modality } from '../registry/modality.js';
@@ -43,7 +43,7 @@ export async function profilePretrainStep(o: StepProfileOptions): Promise<StepPr
   const out = mkdtempSync(join(tmpdir(), 'd2v-profile-'));
   try {
     const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides: { ...o.overrides, out } });
-    const task = new Data2VecPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
+    const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
     const params = task.trainableParams();
     const optimizer = new AdamW(params, { beta1: config.optim.beta1, beta2: config.optim.beta2, eps: config.optim.eps, weightDecay: config.optim.weightDecay });
     const variables = optimizer.variables;

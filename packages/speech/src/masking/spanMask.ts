@@ -13,6 +13,13 @@
  * Equal count per row (batched gathers need it): like fairseq, rows with more masked frames than
  * the batch minimum drop randomly chosen masked frames until every row has the minimum. This can
  * split a span; it keeps the start positions unbiased.
+ *
+ * data2vec 2.0 (`exactCount`): the count must not depend on the batch (every masked copy of a batch
+ * needs the same count), so after placing its spans each row drops randomly chosen masked frames,
+ * or masks randomly chosen unmasked valid frames, until it has exactly `exactCount` (fairseq's
+ * compute_block_mask_1d with require_same_masks: int(T x (0.5 + 0.05) / 5) spans of 5, i.e. p = 0.11
+ * here, then exactly int(0.5 T). fairseq draws span centres with replacement and clips spans at the
+ * row ends; here starts stay distinct and spans inside the row, as above).
  */
 import { ShapeError, type Rng } from '@d2v/core';
 
@@ -30,8 +37,13 @@ export interface SpanMaskOptions {
   validLengths?: ArrayLike<number>;
   /** Least spans per row (default 2). */
   minMasks?: number;
-  /** Trim rows to the batch's smallest masked count (default true). */
+  /** Trim rows to the batch's smallest masked count (default true). Ignored with `exactCount`. */
   sameCount?: boolean;
+  /**
+   * Fill or trim every row to exactly this many masked frames (uniformly among its valid frames)
+   * after placing the spans (data2vec 2.0). Every row needs at least this many valid frames.
+   */
+  exactCount?: number;
 }
 
 export interface SpanMaskResult {
@@ -39,7 +51,7 @@ export interface SpanMaskResult {
   mask: Uint8Array;
   /** Flat indices b*T + t of the masked frames, ascending; `perRow` per row when sameCount. */
   maskedIndices: Int32Array;
-  /** Masked frames in every row (with sameCount; otherwise the smallest row's count). */
+  /** Masked frames in every row (with sameCount or exactCount; otherwise the smallest row's count). */
   perRow: number;
 }
 
@@ -79,6 +91,19 @@ function pickDistinct(buf: Int32Array, n: number, k: number, rng: Rng): void {
   }
 }
 
+/** Unmasks (or masks) uniformly chosen masked (unmasked) frames of `row` until exactly `k` are masked; `buf` is scratch. */
+function fillOrTrim(row: Uint8Array, k: number, buf: Int32Array, rng: Rng): void {
+  let m = 0;
+  for (let t = 0; t < row.length; t++) if (row[t]) m++;
+  if (m === k) return;
+  const flip = m > k ? 1 : 0; // the value of the frames that may change
+  let c = 0;
+  for (let t = 0; t < row.length; t++) if (row[t] === flip) buf[c++] = t;
+  const change = Math.abs(m - k);
+  pickDistinct(buf, c, change, rng);
+  for (let i = 0; i < change; i++) row[buf[i]!] = 1 - flip;
+}
+
 export function spanMask(rng: Rng, opts: SpanMaskOptions): SpanMaskResult {
   const { batch: B, length: T } = opts;
   const p = opts.maskProb ?? 0.065;
@@ -86,7 +111,14 @@ export function spanMask(rng: Rng, opts: SpanMaskOptions): SpanMaskResult {
   const minMasks = opts.minMasks ?? 2;
   if (!(p >= 0 && p <= 1)) throw new RangeError(`spanMask: maskProb must be in [0, 1] (got ${p})`);
   if (!(span >= 1) || !Number.isInteger(span)) throw new RangeError(`spanMask: spanLength must be a positive integer (got ${span})`);
+  const exact = opts.exactCount;
+  if (exact !== undefined && !(Number.isInteger(exact) && exact >= 0)) throw new RangeError(`spanMask: exactCount must be a non-negative integer (got ${exact})`);
   const valid = validLengthsOf(opts);
+  if (exact !== undefined) {
+    valid.forEach((n, b) => {
+      if (n < exact) throw new ShapeError(`spanMask: row ${b} has ${n} valid frames, fewer than exactCount = ${exact}`);
+    });
+  }
   const mask = new Uint8Array(B * T);
   const buf = new Int32Array(T);
   const rows: Int32Array[] = [];
@@ -104,12 +136,13 @@ export function spanMask(rng: Rng, opts: SpanMaskOptions): SpanMaskResult {
     pickDistinct(buf, starts, count, rng);
     const row = mask.subarray(b * T, b * T + n);
     for (let i = 0; i < count; i++) row.fill(1, buf[i]!, buf[i]! + len);
+    if (exact !== undefined) fillOrTrim(row, exact, buf, rng);
     let m = 0;
     for (let t = 0; t < n; t++) if (row[t]) buf[m++] = t;
     rows.push(buf.slice(0, m));
   }
   const perRow = B === 0 ? 0 : Math.min(...rows.map((r) => r.length));
-  if (opts.sameCount ?? true) {
+  if (exact === undefined && (opts.sameCount ?? true)) {
     rows.forEach((r, b) => {
       if (r.length === perRow) return;
       pickDistinct(r, r.length, r.length - perRow, rng); // the first (len - perRow) entries are dropped

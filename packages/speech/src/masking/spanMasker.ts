@@ -1,8 +1,12 @@
 /**
  * The pretraining MaskingStrategy (span masks over feature frames, never over padding,
  * the same count in every row) and fine-tuning's channel masking.
+ *
+ * objective.version 1: the count per row is the batch's smallest (wav2vec 2.0 / data2vec).
+ * objective.version 2 (`exactFraction` set): exactly floor(exactFraction x T) frames in every row
+ * of every call, as core needs for several masked copies of one batch; rows must not be padded.
  */
-import type { Batch, MaskResult, MaskingStrategy, Rng } from '@d2v/core';
+import { ShapeError, type Batch, type MaskResult, type MaskingStrategy, type Rng } from '@d2v/core';
 import { spanMask } from './spanMask.js';
 import { framesForSamples, type ConvLayerSpec } from '../encoder.js';
 import type { SpeechBatch } from '../data/source.js';
@@ -12,13 +16,26 @@ export interface SpanMaskerOptions {
   maskProb: number;
   spanLength: number;
   minMasks: number;
+  /**
+   * objective.version 2: mask exactly floor(exactFraction x T) frames in every row (data2vec 2.0:
+   * 0.5, with maskProb 0.11 and spanLength 5). Undefined = version 1 (the batch's smallest count).
+   */
+  exactFraction?: number;
+}
+
+/** Frames masked per row at T frames for a fraction (a small epsilon keeps 0.29 x 100 at 29). */
+export function exactMaskCount(frames: number, fraction: number): number {
+  return Math.floor(fraction * frames + 1e-9);
 }
 
 export class SpanMasker implements MaskingStrategy {
   constructor(
     readonly convLayers: readonly ConvLayerSpec[],
     readonly opts: SpanMaskerOptions,
-  ) {}
+  ) {
+    const f = opts.exactFraction;
+    if (f !== undefined && !(f > 0 && f < 1)) throw new RangeError(`SpanMasker: exactFraction must be in (0, 1) (got ${f})`);
+  }
 
   /** Frames per row for the batch's padded length, and valid frames per row. */
   frames(batch: SpeechBatch): { length: number; valid: Int32Array } {
@@ -30,7 +47,18 @@ export class SpanMasker implements MaskingStrategy {
   mask(batch: Batch, rng: Rng): MaskResult {
     const b = batch as SpeechBatch;
     const { length, valid } = this.frames(b);
-    const r = spanMask(rng, { batch: b.size, length, validLengths: valid, maskProb: this.opts.maskProb, spanLength: this.opts.spanLength, minMasks: this.opts.minMasks });
+    const f = this.opts.exactFraction;
+    let exactCount: number | undefined;
+    if (f !== undefined) {
+      const row = valid.findIndex((n) => n < length);
+      if (row >= 0) {
+        throw new ShapeError(
+          `SpanMasker: objective.version 2 needs equal-length rows (pretraining crops every batch to its shortest utterance), but row ${row} has ${valid[row]} of ${length} frames`,
+        );
+      }
+      exactCount = exactMaskCount(length, f);
+    }
+    const r = spanMask(rng, { batch: b.size, length, validLengths: valid, maskProb: this.opts.maskProb, spanLength: this.opts.spanLength, minMasks: this.opts.minMasks, exactCount });
     return { mask: r.mask, lossIndices: r.maskedIndices, length };
   }
 }

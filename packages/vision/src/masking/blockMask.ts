@@ -121,18 +121,25 @@ export interface BlockMaskBatch {
   maskedPerImage: number;
 }
 
-/** Masks for a batch; `offset` shifts patch positions past tokens that precede them (e.g. 1 for a CLS token). */
-export function blockMaskBatch(rng: Rng, batch: number, o: BlockMaskOptions, offset = 0): BlockMaskBatch {
-  const n = o.gridH * o.gridW;
+/**
+ * Stacks per-image masks into batch form. `one` must return an [n] patch mask with exactly
+ * `maskedPerImage` ones (so the masked positions form a dense [B, M] set); `offset` shifts patch
+ * positions past tokens that precede them (e.g. 1 for a CLS token).
+ */
+export function maskBatch(rng: Rng, batch: number, n: number, maskedPerImage: number, one: (rng: Rng) => Uint8Array, offset = 0): BlockMaskBatch {
   const t = n + offset;
-  const m = maskedCount(o);
   const mask = new Uint8Array(batch * n);
-  const maskedIndices = new Int32Array(batch * m);
+  const maskedIndices = new Int32Array(batch * maskedPerImage);
   let j = 0;
   for (let b = 0; b < batch; b++) {
-    const one = blockMask(rng, o);
-    mask.set(one, b * n);
-    for (let p = 0; p < n; p++) if (one[p]) maskedIndices[j++] = b * t + offset + p;
+    const m = one(rng);
+    mask.set(m, b * n);
+    for (let p = 0; p < n; p++) if (m[p]) maskedIndices[j++] = b * t + offset + p;
   }
-  return { mask, maskedIndices, maskedPerImage: m };
+  return { mask, maskedIndices, maskedPerImage };
+}
+
+/** BEiT block masks for a batch; `offset` shifts patch positions past tokens that precede them (e.g. 1 for a CLS token). */
+export function blockMaskBatch(rng: Rng, batch: number, o: BlockMaskOptions, offset = 0): BlockMaskBatch {
+  return maskBatch(rng, batch, o.gridH * o.gridW, maskedCount(o), (r) => blockMask(r, o), offset);
 }

@@ -1,5 +1,6 @@
 import type { Batch, MaskingStrategy, MaskResult, Rng } from '@d2v/core';
-import { blockMaskBatch, type BlockMaskOptions } from './blockMask.js';
+import { blockMaskBatch, maskBatch, type BlockMaskOptions } from './blockMask.js';
+import { inverseBlockMask, inverseMaskedCount, validateInverseBlockMask, type InverseBlockMaskOptions } from './inverseBlockMask.js';
 
 /** The MaskingStrategy of @d2v/vision: BEiT blocks on the patch grid; loss at masked patches. */
 export class BlockMasker implements MaskingStrategy {
@@ -11,5 +12,25 @@ export class BlockMasker implements MaskingStrategy {
   mask(batch: Batch, rng: Rng): MaskResult {
     const { mask, maskedIndices } = blockMaskBatch(rng, batch.size, this.opts, this.offset);
     return { mask, lossIndices: maskedIndices, length: this.opts.gridH * this.opts.gridW };
+  }
+}
+
+/**
+ * The data2vec 2.0 (objective.version 2) MaskingStrategy: inverse block masking (visible 3x3
+ * islands, 80% masked) with the same masked count in every image; loss at masked patches.
+ */
+export class InverseBlockMasker implements MaskingStrategy {
+  constructor(
+    readonly opts: InverseBlockMaskOptions,
+    /** 1 when a CLS token precedes the patches in the Transformer input. */
+    readonly offset: number,
+  ) {
+    // Fail at createMasker time, before a model is built, rather than on the first batch.
+    validateInverseBlockMask(opts);
+  }
+  mask(batch: Batch, rng: Rng): MaskResult {
+    const n = this.opts.gridH * this.opts.gridW;
+    const { mask, maskedIndices } = maskBatch(rng, batch.size, n, inverseMaskedCount(this.opts), (r) => inverseBlockMask(r, this.opts), this.offset);
+    return { mask, lossIndices: maskedIndices, length: n };
   }
 }
