@@ -193,6 +193,7 @@ function packageJson(
       typecheck: 'tsc -p tsconfig.json --noEmit',
       'make-data': 'tsx scripts/make-example-data.ts --data.path data',
       pretrain: `d2v pretrain --modality ${name} --out ${runs}/pretrain`,
+      'pretrain-v2': `d2v pretrain --modality ${name} --preset tiny-v2 --out ${runs}/pretrain-v2`,
       finetune: `d2v finetune --modality ${name} --init ${runs}/pretrain --out ${runs}/finetune`,
       eval: `d2v eval --modality ${name} --task probe --init ${runs}/pretrain --out ${runs}/eval`,
     },

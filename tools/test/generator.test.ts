@@ -3,7 +3,7 @@
  * workspace (its node_modules links to this checkout's installed packages, but
  * has its own @d2v scope, so linking the new package never touches the
  * checkout), and the generated package must type-check, pass its own tests,
- * pretrain by name through the d2v command and be an Nx project.
+ * pretrain by name through the d2v command (data2vec 1.0 and 2.0) and be an Nx project.
  */
 import { describe, it, expect, beforeAll, afterAll, vi } from 'vitest';
 import { execFile } from 'node:child_process';
@@ -97,6 +97,7 @@ describe('d2v-new-modality sensors', () => {
     expect(meta).toMatchObject({ name: '@d2v/sensors', nx: { name: 'sensors' }, d2v: { modality: true }, exports: { '.': './src/index.ts' } });
     expect(meta.dependencies['@d2v/core']).toBe(JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).version);
     for (const cmd of ['pretrain', 'finetune', 'eval']) expect(meta.scripts[cmd]).toMatch(new RegExp(`^d2v ${cmd} --modality sensors `));
+    expect(meta.scripts['pretrain-v2']).toMatch(/^d2v pretrain --modality sensors --preset tiny-v2 /);
     expect(Object.keys(meta.scripts)).toEqual(expect.arrayContaining(['test', 'typecheck']));
     expect(JSON.parse(readFileSync(join(pkg, 'tsconfig.json'), 'utf8')).extends).toBe('../../tsconfig.base.json');
     expect(readFileSync(join(pkg, 'src', 'modality.ts'), 'utf8')).toContain("name: 'sensors',");
@@ -131,11 +132,25 @@ describe('d2v-new-modality sensors', () => {
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ modality: 'sensors', preset: 'tiny', data: { length: 64 } });
   });
 
+  it('pretrains with data2vec 2.0 as generated (--preset tiny-v2)', async () => {
+    const out = tempDir('d2v-tools-run-');
+    const r = await run([join(REPO, 'packages', 'core', 'bin', 'd2v.mjs'), 'pretrain', '--modality', 'sensors', '--preset', 'tiny-v2', '--steps', '4', '--train.logEvery', '1', '--out', out], pkg);
+    expect(r.code, r.stderr).toBe(0);
+    // Core built its data2vec 2.0 task; finishing means the masker gave every row of every copy the same masked count.
+    expect(r.stderr).toContain('data2vec 2.0: 4 masks per sample, 2-layer 1d conv decoder x 64');
+    expect(r.stdout).toMatch(/pretrained 4 steps; last loss \d/);
+    const records = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const losses = records.filter((x) => typeof x.loss === 'number').map((x) => x.loss as number);
+    expect(losses.length).toBeGreaterThanOrEqual(4);
+    for (const l of losses) expect(Number.isFinite(l)).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ preset: 'tiny-v2', objective: { version: 2, clones: 4 }, masking: { exactFraction: 0.5 } });
+  });
+
   it('is discovered by `d2v info` as an installed modality package', async () => {
     const r = await run([join(REPO, 'packages', 'core', 'bin', 'd2v.mjs'), 'info', '--modality', 'sensors'], root);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('installed modality packages: sensors');
-    expect(r.stdout).toContain('presets: tiny, paper-base (default tiny)');
+    expect(r.stdout).toContain('presets: tiny, tiny-v2, paper-base (default tiny)');
     expect(r.stdout).toContain('evaluations: probe, raw; finetune: yes');
   });
 
@@ -144,7 +159,7 @@ describe('d2v-new-modality sensors', () => {
     expect(r.code, r.stderr).toBe(0);
     const project = JSON.parse(r.stdout.slice(r.stdout.indexOf('{')));
     expect(project.root).toBe('packages/sensors');
-    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['pretrain', 'finetune', 'eval', 'test', 'typecheck']));
+    expect(Object.keys(project.targets)).toEqual(expect.arrayContaining(['pretrain', 'pretrain-v2', 'finetune', 'eval', 'test', 'typecheck']));
   });
 });
 

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: pretraining-step throughput of a modality's tiny preset on each backend
  * (and worker count) asked for; JSON + markdown table. Not a test.
- *   npx tsx packages/core/bench/pretrain-step.ts --modality vision [--backends wasm,cpu] [--workers 0,1]
+ *   npx tsx packages/core/bench/pretrain-step.ts --modality vision [--preset tiny-v2] [--backends wasm,cpu] [--workers 0,1]
  *     [--steps 5] [--warmup 2] [--set key=value ...] [--no-profile] [--out runs/bench]
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,9 +22,10 @@ args.forEach((a, i) => {
   }
 });
 const modality = arg('modality', 'vision');
+const preset = args.includes('--preset') ? arg('preset', '') : undefined;
 const backends = arg('backends', 'wasm,cpu,tensorflow').split(',');
 const workers = arg('workers', '0,1').split(',').map(Number);
-const out = resolve(arg('out', `runs/bench/${modality.replace(/[^a-z0-9-]/gi, '_')}`));
+const out = resolve(arg('out', `runs/bench/${modality.replace(/[^a-z0-9-]/gi, '_')}${preset ? `-${preset}` : ''}`));
 const rows: StepBenchResult[] = [];
 const profiles: StepProfile[] = [];
 // A kernel-by-kernel profile of one single-threaded update per backend (--no-profile to skip).
@@ -40,16 +41,16 @@ for (const backend of backends) {
     // Every row trains on the same samples per update (the preset's train.batchSize, or --set
     // train.batchSize): split into one micro-batch per thread when worker threads are used.
     const scratch = mkdtempSync(join(tmpdir(), 'd2v-bench-cfg-'));
-    const { modality: m, config } = await prepareRun({ modality, overrides: { backend, out: scratch } });
+    const { modality: m, config } = await prepareRun({ modality, preset, overrides: { backend, out: scratch } });
     rmSync(scratch, { recursive: true, force: true });
     const perUpdate = Number(sets['train.batchSize'] ?? config.train.batchSize) * Number(sets['optim.accumulate'] ?? 1);
     const threads = w + 1;
     if (perUpdate % threads) throw new Error(`${perUpdate} samples per update do not split over ${threads} threads`);
     const overrides = { ...sets, backend, 'train.workers': w, 'optim.accumulate': threads, 'train.batchSize': perUpdate / threads };
     console.error(`bench ${m.name} on ${backend}, ${w} worker(s), ${perUpdate} samples per update...`);
-    rows.push(await benchPretrainStep({ modality, overrides, steps: Number(arg('steps', '5')), warmup: Number(arg('warmup', '2')) }));
+    rows.push(await benchPretrainStep({ modality, preset, overrides, steps: Number(arg('steps', '5')), warmup: Number(arg('warmup', '2')) }));
     if (w === 0 && profile) {
-      const p = await profilePretrainStep({ modality, overrides: { ...sets, backend, 'train.batchSize': perUpdate } });
+      const p = await profilePretrainStep({ modality, preset, overrides: { ...sets, backend, 'train.batchSize': perUpdate } });
       profiles.push(p);
       console.error(profileTable(p));
     }

@@ -75,7 +75,7 @@ export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
-export { benchPretrainStep, benchTable, transformerForwardFlops, matmulRate } from './train/benchStep.js';
+export { benchPretrainStep, benchTable, transformerForwardFlops, pretrainFlops, matmulRate } from './train/benchStep.js';
 export type { StepBenchOptions, StepBenchResult } from './train/benchStep.js';
 export { profilePretrainStep, profileTable } from './train/profileStep.js';
 export type { StepProfile, StepProfileOptions, KernelShare } from './train/profileStep.js';

@@ -109,6 +109,25 @@ describe('wasm kernel patches agree with the cpu backend', () => {
     tf.dispose([table, ids, x, seg]);
   });
 
+  it('gather along axis 0 (rows, int32 and float, any index rank) and slices of every rank match, exactly', async () => {
+    const x = rnd([7, 5, 3], 11);
+    const ints = tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32');
+    const [cpu, wasm] = await both([x, ints], (a, n) => [
+      tf.gather(a, tf.tensor1d([6, 0, 0, 3], 'int32')),
+      tf.gather(a, tf.tensor2d([[1, 2], [2, 1]], [2, 2], 'int32')),
+      tf.gather(n, tf.tensor1d([2, 0], 'int32')),
+      tf.gather(a, tf.tensor1d([1, 0], 'int32'), 1), // another axis: the stock kernel
+      tf.slice(a, [1, 0, 0], [3, -1, -1]),
+      tf.slice(a, [2, 1, 0], [4, 3, 3]),
+      tf.slice(a, [0, 2, 1], [7, 2, 1]),
+      tf.slice(tf.reshape(a, [7, 15]), [3, 4], [2, 9]),
+      tf.slice(tf.reshape(a, [105]), [10], [40]),
+      tf.slice(tf.reshape(a, [7, 5, 3, 1]), [1, 1, 1, 0], [2, 2, 2, 1]),
+      tf.slice(n, [1, 1], [2, 1]),
+    ]);
+    expect(wasm).toEqual(cpu);
+  });
+
   it('collapses permutations to the lowest rank', () => {
     expect(collapsePermutation([2, 3, 4, 5, 6], [0, 2, 1, 3, 4])).toEqual({ shape: [2, 3, 4, 30], perm: [0, 2, 1, 3] });
     expect(collapsePermutation([2, 1, 4, 5, 6], [2, 0, 3, 1, 4])).toEqual({ shape: [2, 4, 30], perm: [1, 0, 2] });

@@ -11,6 +11,12 @@ export function helpText(command: string, modalityName: string | undefined, sche
   lines.push('run options:');
   for (const [k, h] of Object.entries(META_OPTIONS)) lines.push(`  --${k.padEnd(30)} ${h}`);
   lines.push('', `aliases: ${Object.entries(ALIASES).map(([a, k]) => `--${a} = --${k}`).join(', ')}`, '');
+  if (presets) {
+    // Which data2vec each preset trains: objective.version 2 is data2vec 2.0.
+    const version = (name: string) => (flattenTree(presets[name]!).get('objective.version') === 2 ? '2.0' : '1.0');
+    const names = Object.keys(presets).map((n) => `${n} (data2vec ${version(n)}${n === preset ? ', chosen' : ''})`);
+    lines.push(`presets: ${names.join(', ')}`, '');
+  }
   const flat = flattenSchema(schema);
   const chosen = presets && preset ? flattenTree(presets[preset] ?? {}) : new Map<string, unknown>();
   const paper = presets?.['paper-base'] ? flattenTree(presets['paper-base']) : new Map<string, unknown>();

@@ -1,7 +1,7 @@
 /**
  * Options every modality shares. Defaults are data2vec 1.0 Base values where
  * the paper gives one; each modality's presets override per modality
- * (see shared/data2vec-reference.md).
+ * (their help texts say which).
  */
 import { int, opt, type Schema } from './schema.js';
 

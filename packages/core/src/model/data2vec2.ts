@@ -140,7 +140,7 @@ export class Data2Vec2PretrainTask extends Data2VecTaskBase<Prepared> {
       sampleOf: tf.tensor1d(layout.sampleOf, 'int32'),
     };
     // With a shared encoder loss() computes the features once and the teacher reuses them.
-    const targets = this.config.objective.emaEncoder ? tf.tidy(() => this.teacherTargets(this.teacherEncoder.features(batch, { training: false }), true)) : undefined;
+    const targets = o.emaEncoder ? tf.tidy(() => this.teacherTargets(this.teacherEncoder.features(batch, { training: false }), true)) : undefined;
     return { batch, layout, targets, tensors };
   }
 

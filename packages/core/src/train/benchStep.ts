@@ -13,6 +13,7 @@ import { pretrain, prepareRun } from '../cli/commands.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { stepRng } from './stepRng.js';
 import type { Modality } from '../registry/modality.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 
 export interface StepBenchOptions {
   modality: string | Modality;
@@ -25,6 +26,8 @@ export interface StepBenchOptions {
 
 export interface StepBenchResult {
   modality: string;
+  /** 'data2vec 1.0' or 'data2vec 2.0 x M copies'. */
+  objective: string;
   backend: string;
   workers: number;
   samplesPerUpdate: number;
@@ -32,6 +35,11 @@ export interface StepBenchResult {
   secondsPerUpdate: { median: number; min: number; max: number };
   samplesPerSecond: number;
   tokensPerSecond: number;
+  /** Steps the loss is computed on per sample (masked steps x masked copies) and per second. */
+  maskedPerSample: number;
+  maskedPerSecond: number;
+  /** The teacher's share of the update's FLOPs. */
+  teacherShare: number;
   gflopPerUpdate: number;
   gflopsAchieved: number;
   matmulGflops: number;
@@ -48,6 +56,33 @@ export function transformerForwardFlops(depth: number, dim: number, ffn: number,
   const dense = 2 * n * (4 * dim * dim + 2 * dim * ffn);
   const attention = 2 * 2 * samples * tokensPerSample * tokensPerSample * dim;
   return depth * (dense + attention);
+}
+
+/**
+ * FLOPs of one pretraining update, and the teacher's part. data2vec 1.0: the student's Transformer
+ * forward + backward (3x) and the teacher's forward (1x) over every token. data2vec 2.0: the
+ * teacher's forward over every token once per sample; the student's 3x over the extra tokens and
+ * the visible steps of each masked copy; the decoder's 3x over every step of each copy. The feature
+ * encoder counts 3x (student) and 1x more when the teacher has its own EMA copy; a shared encoder's
+ * features are computed once and reused by the teacher.
+ */
+export function pretrainFlops(
+  config: ResolvedConfig,
+  s: { tokens: number; steps: number; maskedPerCopy: number; samples: number; encoderForward: number },
+): { total: number; teacher: number } {
+  const m = config.model;
+  const o = config.objective;
+  const encoder = s.encoderForward * s.samples;
+  const teacher = transformerForwardFlops(m.depth, m.dim, m.ffnDim, s.tokens, s.samples) + (o.emaEncoder ? encoder : 0);
+  if (o.version !== 2) return { total: 3 * transformerForwardFlops(m.depth, m.dim, m.ffnDim, s.tokens, s.samples) + 3 * encoder + teacher, teacher };
+  const copies = s.samples * o.clones;
+  const student = transformerForwardFlops(m.depth, m.dim, m.ffnDim, s.tokens - s.maskedPerCopy, copies);
+  const d = o.decoder;
+  const taps = d.conv === '2d' ? d.kernel * d.kernel : d.kernel;
+  let decoder = 0;
+  for (let i = 0; i < d.layers; i++) decoder += 2 * copies * s.steps * taps * ((i === 0 ? m.dim : d.dim) * d.dim) / d.groups;
+  decoder += 2 * copies * s.steps * (o.headLayers === 1 ? d.dim * m.dim : 2 * d.dim * d.dim + 2 * d.dim * m.dim);
+  return { total: 3 * (student + decoder) + 3 * encoder + teacher, teacher };
 }
 
 /** Plain 2-D matMul rate on the active backend, GFLOP/s (median of 7). */
@@ -71,10 +106,15 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
   const out = mkdtempSync(join(tmpdir(), 'd2v-bench-'));
   const overrides = { ...o.overrides, out, 'train.steps': o.warmup + o.steps, 'train.checkpointEvery': 1e9, 'train.logEvery': 1 };
   const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides });
-  // Tokens per sample: the Transformer input length of one real batch.
+  // Tokens per sample (the Transformer input length of one real batch, extra tokens included) and
+  // masked steps per sample (what the loss is computed on, per masked copy).
   const probe = createPretrainTask(modality, config, await modality.createData(config, 'train'));
-  const batch = (await modality.createData(config, 'train')).batch(0, 1, stepRng(config.seed, 0));
+  const batch = (await modality.createData(config, 'train')).batch(0, 2, stepRng(config.seed, 0));
   const tokens = tf.tidy(() => probe.encoder.embed(probe.encoder.features(batch, { training: false }), { training: false }).x.shape[1]!);
+  const mask = probe.masker.mask(batch, stepRng(config.seed, 1));
+  const maskedPerCopy = mask.lossIndices.length / batch.size;
+  const steps = mask.length;
+  mask.studentBatch?.dispose();
   batch.dispose();
   probe.dispose();
   const matmul = matmulRate();
@@ -99,16 +139,12 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
   times.sort((a, b) => a - b);
   const med = times[Math.floor(times.length / 2)]!;
   const samples = config.train.batchSize * config.optim.accumulate;
-  const m = config.model;
-  const fwd = transformerForwardFlops(m.depth, m.dim, m.ffnDim, tokens, samples);
-  // Student forward + backward (3x) and teacher forward (1x) of the Transformer. The feature encoder
-  // counts 4x when the teacher has its own (EMA) copy, else 3x: a shared encoder's features are
-  // computed once and reused by the teacher (its positional conv, a few % of speech's front end, is
-  // then left out of the count).
-  const encoderFwd = (modality.encoderForwardFlops?.(config, tokens) ?? 0) * samples;
-  const gflop = (4 * fwd + (config.objective.emaEncoder ? 4 : 3) * encoderFwd) / 1e9;
+  const flops = pretrainFlops(config, { tokens, steps, maskedPerCopy, samples, encoderForward: modality.encoderForwardFlops?.(config, tokens) ?? 0 });
+  const gflop = flops.total / 1e9;
+  const clones = config.objective.version === 2 ? config.objective.clones : 1;
   return {
     modality: modality.name,
+    objective: config.objective.version === 2 ? `data2vec 2.0 x ${clones}` : 'data2vec 1.0',
     backend: config.backend,
     workers: config.train.workers,
     samplesPerUpdate: samples,
@@ -116,6 +152,9 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
     secondsPerUpdate: { median: med, min: times[0]!, max: times.at(-1)! },
     samplesPerSecond: samples / med,
     tokensPerSecond: (samples * tokens) / med,
+    maskedPerSample: maskedPerCopy * clones,
+    maskedPerSecond: (samples * maskedPerCopy * clones) / med,
+    teacherShare: flops.teacher / flops.total,
     gflopPerUpdate: gflop,
     gflopsAchieved: gflop / med,
     matmulGflops: matmul,
@@ -128,12 +167,12 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
 
 export function benchTable(rows: StepBenchResult[]): string {
   const lines = [
-    '| modality | backend | workers | samples/update | s/update (median, min-max) | samples/s | tokens/s | GFLOP/s | matMul GFLOP/s (1 thread) | of matMul | per thread | peak RSS MiB | tfjs MiB |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| modality | objective | backend | workers | samples/update | s/update (median, min-max) | samples/s | tokens/s | masked steps/s | teacher share | GFLOP/s | matMul GFLOP/s (1 thread) | of matMul | per thread | peak RSS MiB | tfjs MiB |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.modality} | ${r.backend} | ${r.workers} | ${r.samplesPerUpdate} | ${r.secondsPerUpdate.median.toFixed(2)} (${r.secondsPerUpdate.min.toFixed(2)}-${r.secondsPerUpdate.max.toFixed(2)}) | ${r.samplesPerSecond.toFixed(1)} | ${r.tokensPerSecond.toFixed(0)} | ${r.gflopsAchieved.toFixed(1)} | ${r.matmulGflops.toFixed(1)} | ${(100 * r.fractionOfMatmul).toFixed(0)}% | ${(100 * r.fractionPerThread).toFixed(0)}% | ${r.peakRssMiB.toFixed(0)} | ${r.tfjsMiB.toFixed(0)} |`,
+      `| ${r.modality} | ${r.objective} | ${r.backend} | ${r.workers} | ${r.samplesPerUpdate} | ${r.secondsPerUpdate.median.toFixed(2)} (${r.secondsPerUpdate.min.toFixed(2)}-${r.secondsPerUpdate.max.toFixed(2)}) | ${r.samplesPerSecond.toFixed(1)} | ${r.tokensPerSecond.toFixed(0)} | ${r.maskedPerSecond.toFixed(0)} | ${(100 * r.teacherShare).toFixed(0)}% | ${r.gflopsAchieved.toFixed(1)} | ${r.matmulGflops.toFixed(1)} | ${(100 * r.fractionOfMatmul).toFixed(0)}% | ${(100 * r.fractionPerThread).toFixed(0)}% | ${r.peakRssMiB.toFixed(0)} | ${r.tfjsMiB.toFixed(0)} |`,
     );
   }
   return lines.join('\n');
