@@ -1,14 +1,16 @@
 /**
  * Evidence for @d2v/speech (a benchmark, not a test):
  *   1. build a bigger espeak-ng corpus into runs/ (skipped when --corpus already holds one);
- *   2. pretrain the tiny preset for a time budget on its train split (both cores: one worker thread);
+ *   2. pretrain a preset (--preset: `tiny` = data2vec 1.0, `tiny-v2` = data2vec 2.0, same encoder) for a
+ *      time budget on its train split (both cores: one worker thread);
  *   3. CTC fine-tune on a small labelled subset from the pretrained checkpoint and from scratch
  *      (same recipe, steps and seed; the two runs go in parallel, one per core), test WER/CER;
  *   4. results.json, wer-cer.png, finetune-loss.png and the pretraining curves (pretrain/*.png).
- *   npx tsx packages/speech/bench/evidence.ts [--minutes 15] [--corpus runs/speech-corpus] [--utterances 2000]
+ * Every run (calibration, pretraining, both fine-tunings) uses the --preset's config.
+ *   npx tsx packages/speech/bench/evidence.ts [--preset tiny] [--minutes 15] [--corpus runs/speech-corpus] [--utterances 2000]
  *     [--labels 200] [--finetune-steps 500] [--finetune-lr 1e-3] [--workers 1] [--out runs/speech-evidence] [--set key=value ...]
  *     [--pretrain-set key=value ...] (extra overrides for pretraining only)
- *     [--reuse-pretrain] (keep the pretraining already in --out, redo only the fine-tuning), e.g.
+ *     [--reuse-pretrain] (keep the pretraining already in --out, redo only the fine-tuning; same --preset), e.g.
  *     --reuse-pretrain --tag unfrozen --set finetune.freezeFeatureEncoder=false --finetune-steps 1500
  *     [--tag NAME] (suffix for the fine-tuning dirs, results and plots)
  */
@@ -17,7 +19,21 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, pretrain, finetune, barChartPng, lineChartPng, readMetrics, activeBackend, resolveConfig, calibrateUpdateSeconds, CollapseError, type FinetuneOutcome } from '@d2v/core';
+import {
+  initBackend,
+  pretrain,
+  finetune,
+  barChartPng,
+  lineChartPng,
+  readMetrics,
+  activeBackend,
+  resolveConfig,
+  calibrateUpdateSeconds,
+  CollapseError,
+  ConfigError,
+  type FinetuneOutcome,
+  type ResolvedConfig,
+} from '@d2v/core';
 import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -40,13 +56,15 @@ const silent = { log: () => {}, plots: false, progressStream: { write: () => tru
 
 // Child mode: one fine-tuning run (the parent starts two at once, one per core).
 if (args[0] === '--child') {
-  const job = JSON.parse(readFileSync(args[1]!, 'utf8')) as { overrides: Record<string, unknown>; result: string };
+  const job = JSON.parse(readFileSync(args[1]!, 'utf8')) as { preset: string; overrides: Record<string, unknown>; result: string };
   await initBackend('wasm');
-  const r = await finetune({ modality, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent.progressStream, overrides: job.overrides });
+  const r = await finetune({ modality, preset: job.preset, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent.progressStream, overrides: job.overrides });
   writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step, lr: r.config.optim.lr }) + '\n');
   process.exit(0);
 }
 
+const preset = arg('preset', 'tiny');
+if (!(preset in modality.presets)) throw new ConfigError(`--preset: speech has no preset '${preset}'; presets: ${Object.keys(modality.presets).join(', ')}`, 'preset');
 const minutes = Number(arg('minutes', '15'));
 const labels = Number(arg('labels', '200'));
 const ftSteps = Number(arg('finetune-steps', '500'));
@@ -72,21 +90,27 @@ const corpusInfo = JSON.parse(readFileSync(join(corpus, 'corpus.json'), 'utf8'))
 const base = { 'data.path': corpus, ...sets };
 
 // 2. Pretraining on both cores: the preset's batch split into one micro-batch per thread.
-const batch = (modality.presets['tiny']!['train'] as { batchSize: number }).batchSize;
+const batch = (modality.presets[preset]!['train'] as { batchSize: number }).batchSize;
 const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch / (workers + 1)) } : {};
 // --reuse-pretrain: keep an earlier run's pretraining (same --out) and only redo the fine-tuning.
 const pre = join(out, 'pretrain');
 const reuse = args.includes('--reuse-pretrain') && existsSync(join(pre, 'checkpoints'));
+if (reuse && existsSync(join(pre, 'config.json'))) {
+  const was = (JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8')) as ResolvedConfig).preset;
+  if (was !== preset) throw new ConfigError(`--reuse-pretrain: ${pre} was pretrained with preset '${was}', not '${preset}'; pass --preset ${was}`, 'preset');
+}
 const earlier = reuse && existsSync(join(out, 'results.json')) ? (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { pretrain: { minutes: number; steps: number } }).pretrain : null;
 let steps = earlier?.steps ?? (reuse ? (readMetrics(join(pre, 'metrics.jsonl')).at(-1)?.step ?? 1) : 0);
 // --tag NAME: fine-tuning dirs, results and plots get a -NAME suffix (keeps earlier fine-tunings).
 const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
+// data2vec version of the pretraining (its resolved config: --set / --pretrain-set may change it).
+const version = resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries({ ...base, ...preSets })) }).objective.version ?? 1;
 if (!reuse) {
-  const stepSec = (await calibrateUpdateSeconds({ modality: 'speech', out: join(out, 'calibration'), overrides: { ...base, ...par, ...preSets } })) * 1.03;
+  const stepSec = (await calibrateUpdateSeconds({ modality: 'speech', preset, out: join(out, 'calibration'), overrides: { ...base, ...par, ...preSets } })) * 1.03;
   steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
-  log(`evidence: ${stepSec.toFixed(2)} s/update (${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+  log(`evidence: ${preset} (data2vec ${version}.0): ${stepSec.toFixed(2)} s/update (${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
 } else {
-  log(`evidence: reusing the pretraining in ${pre}`);
+  log(`evidence: reusing the ${preset} (data2vec ${version}.0) pretraining in ${pre}`);
 }
 
 const t0 = performance.now();
@@ -96,6 +120,7 @@ const preOverrides = {
   out: pre,
   'train.steps': steps,
   'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+  // A schedule length (the EMA anneals over the whole run): data2vec 1.0 and 2.0 alike; no other objective overrides.
   'objective.emaAnnealSteps': steps,
   ...preSets,
 };
@@ -103,13 +128,13 @@ const preOverrides = {
 let collapse: string | null = null;
 const pr = reuse
   ? null
-  : await pretrain({ modality: 'speech', log, overrides: preOverrides }).catch((err: Error) => {
+  : await pretrain({ modality: 'speech', preset, log, overrides: preOverrides }).catch((err: Error) => {
       if (!(err instanceof CollapseError)) throw err;
       collapse = err.message;
       log(`evidence: ${err.message} -> fine-tuning from the last checkpoint`);
       return null;
     });
-const c = pr?.config ?? resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(preOverrides)) });
+const c = pr?.config ?? resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(preOverrides)) });
 const preLog = readMetrics(join(pre, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number');
 const preLosses = pr?.losses ?? preLog.map((r) => r['loss'] as number);
 // Reused without its results.json (e.g. a run stopped during fine-tuning): the logged update times, summed.
@@ -148,7 +173,7 @@ const results = await Promise.all(
   Object.entries(runs).map(([name, overrides]) => {
     const job = join(out, `job-${name}${tag}.json`);
     const result = join(out, `result-${name}${tag}.json`);
-    writeFileSync(job, JSON.stringify({ overrides, result }));
+    writeFileSync(job, JSON.stringify({ preset, overrides, result }));
     return new Promise<[string, ChildResult]>((ok, fail) => {
       const p = spawn(process.execPath, [...process.execArgv, script, '--child', job], { stdio: ['ignore', 'inherit', 'inherit'] });
       p.on('exit', (code) => (code === 0 ? ok([name, JSON.parse(readFileSync(result, 'utf8')) as ChildResult]) : fail(new Error(`fine-tuning ${name} exited with ${code}`))));
@@ -161,9 +186,13 @@ const fr = Object.fromEntries(results) as Record<'pretrained' | 'scratch', Child
 // 4. Results and plots.
 const summary = {
   machine: { backend: activeBackend(), cores: cpus().length },
+  preset,
   overrides: { all: sets, pretrainOnly: preSets },
   corpus: { path: corpus, buildSeconds: corpusSeconds, splits: Object.fromEntries(Object.entries(corpusInfo.splits).map(([k, v]) => [k, { utterances: v.utterances, seconds: v.seconds, voices: v.voices.length }])) },
   pretrain: {
+    preset,
+    objectiveVersion: c.objective.version ?? 1,
+    clones: c.objective.clones ?? 1,
     minutes: pretrainSec / 60,
     steps,
     stepsDone: preLog.at(-1)?.step ?? 0,
@@ -195,7 +224,7 @@ const summary = {
 writeFileSync(join(out, `results${tag}.json`), JSON.stringify(summary, null, 2) + '\n');
 const test = corpusInfo.splits['test']!;
 await barChartPng(join(out, `wer-cer${tag}.png`), {
-  title: `Test WER/CER, ${test.voices.length} unseen voices (${labels} labels; ${(pretrainSec / 60).toFixed(0)} min pretraining)`,
+  title: `Test WER/CER, ${test.voices.length} unseen voices (${labels} labels; ${(pretrainSec / 60).toFixed(0)} min ${preset} pretraining)`,
   yLabel: 'error rate (lower is better)',
   bars: [
     { label: 'WER', value: fr.pretrained.metrics['wer']!, group: 'pretrained' },
@@ -208,7 +237,7 @@ const curve = (dir: string) => readMetrics(join(dir, 'metrics.jsonl')).filter((r
 // Logged every 10 updates: few enough points to draw raw (an EMA would lag behind the first drop).
 const series = (name: string, dir: string) => [{ name, points: curve(dir) }];
 await lineChartPng(join(out, `finetune-loss${tag}.png`), {
-  title: `CTC fine-tuning loss, ${labels} labelled utterances`,
+  title: `CTC fine-tuning loss, ${labels} labelled utterances (${preset})`,
   xLabel: 'update',
   yLabel: 'CTC loss',
   series: [...series('pretrained', runs['pretrained']!['out'] as string), ...series('from scratch', runs['scratch']!['out'] as string)],

@@ -1,16 +1,17 @@
 /**
- * Evidence for @d2v/text (a benchmark, not a test): pretrain the tiny preset for a time budget,
- * then on the held-out SpamAssassin test split compare
+ * Evidence for @d2v/text (a benchmark, not a test): pretrain a preset (--preset: `tiny` = data2vec 1.0,
+ * `tiny-v2` = data2vec 2.0, same model) for a time budget, then on the held-out SpamAssassin test split compare
  *   - fine-tuning with 200 labels (100 ham + 100 spam): from the pretrained encoder vs from scratch;
  *   - a linear probe on frozen mean-pooled features (same 200 labels): pretrained vs random init,
  *     for the last block and (--probe-blocks) for every block.
+ * Every run (calibration, pretraining, fine-tuning, probes, baselines) uses the --preset's config.
  * Writes results.json, metrics.png, probe-blocks.png and the pretraining curves (pretrain/*.png) into --out.
- *   npx tsx packages/text/bench/evidence.ts [--minutes 15] [--labels 200] [--workers 1] [--out runs/text-evidence]
+ *   npx tsx packages/text/bench/evidence.ts [--preset tiny] [--minutes 15] [--labels 200] [--workers 1] [--out runs/text-evidence]
  *     [--corpus bundled|email|FILE.txt] (pre-training text: the bundled Moby Dick + State of the Union,
  *                              or unlabelled SpamAssassin e-mails without the test split, built into runs/text-email-corpus)
  *     [--set key=value ...]   (extra config overrides for every run, e.g. --set finetune.lr=3e-4)
  *     [--reuse-pretrain DIR]  (skip pretraining: fine-tune/probe from DIR/pretrain of an earlier evidence run,
- *                              copying its pretraining figures from DIR/results.json)
+ *                              copying its pretraining figures from DIR/results.json; same --preset)
  *     [--probe-blocks] [--probes-only] (per-block probes; skip the fine-tuning)
  *     [--no-baseline]         (skip the from-scratch / random-init arms, e.g. when comparing pretrainings at a seed already run)
  *     [--steps N]             (pretraining updates instead of calibrating them to --minutes, to repeat an earlier run)
@@ -20,7 +21,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend, calibrateUpdateSeconds } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend, calibrateUpdateSeconds, resolveConfig, ConfigError, type ResolvedConfig } from '@d2v/core';
 import { modality, loadPackedCorpus, buildEmailCorpus, bundledSpamFiles } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -35,6 +36,8 @@ args.forEach((a, i) => {
     sets[k!] = v.join('=');
   }
 });
+const preset = arg('preset', 'tiny');
+if (!(preset in modality.presets)) throw new ConfigError(`--preset: text has no preset '${preset}'; presets: ${Object.keys(modality.presets).join(', ')}`, 'preset');
 const minutes = Number(arg('minutes', '15'));
 const labels = Number(arg('labels', '200'));
 const workers = Number(arg('workers', '1'));
@@ -61,26 +64,29 @@ const base = { ...sets };
 const preBase = { ...corpus, ...sets };
 const reuse = arg('reuse-pretrain', '');
 
-/** Pretrains the tiny preset for the time budget; returns its run folder and the figures for results.json. */
+/** Pretrains the --preset for the time budget; returns its run folder and the figures for results.json. */
 async function pretrainForBudget() {
+  // data2vec version of the pretraining (its resolved config: --set may change it).
+  const version = resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(preBase)) }).objective.version ?? 1;
   // Pretraining uses both cores: the preset's batch split into one micro-batch per thread.
-  const batch = modality.presets['tiny']!['train'] as { batchSize: number };
+  const batch = modality.presets[preset]!['train'] as { batchSize: number };
   const split = Number(arg('split', String(workers + 1)));
   const par = split > 1 || workers > 0 ? { 'train.workers': workers, 'optim.accumulate': split, 'train.batchSize': Math.round(batch.batchSize / split) } : {};
   let steps = Number(arg('steps', '0'));
   if (steps > 0) {
-    log(`evidence: ${steps} pretraining updates (--steps; ${batch.batchSize} blocks in ${split} micro-batch(es), ${workers} worker thread(s)) on ${activeBackend()}`);
+    log(`evidence: ${preset} (data2vec ${version}.0): ${steps} pretraining updates (--steps; ${batch.batchSize} blocks in ${split} micro-batch(es), ${workers} worker thread(s)) on ${activeBackend()}`);
   } else {
     // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
-    const stepSec = (await calibrateUpdateSeconds({ modality: 'text', out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
+    const stepSec = (await calibrateUpdateSeconds({ modality: 'text', preset, out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
     steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
-    log(`evidence: ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
+    log(`evidence: ${preset} (data2vec ${version}.0): ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
   }
 
   const pre = join(out, 'pretrain');
   const t0 = performance.now();
   const pr = await pretrain({
     modality: 'text',
+    preset,
     log,
     overrides: {
       ...preBase,
@@ -88,6 +94,7 @@ async function pretrainForBudget() {
       out: pre,
       'train.steps': steps,
       'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+      // Schedule lengths tied to the step count: data2vec 1.0 and 2.0 alike; no other objective overrides.
       'optim.warmupSteps': Math.max(5, Math.floor(steps * 0.1)),
       'objective.emaAnnealSteps': steps,
     },
@@ -98,6 +105,9 @@ async function pretrainForBudget() {
   const realFraction = 1 - blocks.stats.paddingFraction;
   const c = pr.config;
   const summary = {
+    preset,
+    objectiveVersion: c.objective.version ?? 1,
+    clones: c.objective.clones ?? 1,
     corpus: corpusArg,
     corpusFiles: pr.config['data'],
     minutes: pretrainSec / 60,
@@ -118,18 +128,30 @@ async function pretrainForBudget() {
   return { pre, summary };
 }
 
+/** An earlier run's pretraining figures; preset, objective version and clones from its config when its results.json predates them. */
+function reusedPretrain(dir: string) {
+  // Untyped, as before: an evidence run's or an MLM control's figures (bench/mlm-baseline.ts).
+  const earlier = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')).pretrain;
+  const cfgFile = join(dir, 'pretrain', 'config.json');
+  // An MLM control (bench/mlm-baseline.ts) has no data2vec preset of its own to check or record.
+  if (earlier['objective'] === 'mlm' || !existsSync(cfgFile)) return { ...earlier, reusedFrom: dir };
+  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as ResolvedConfig;
+  if (cfg.preset !== preset) throw new ConfigError(`--reuse-pretrain: ${dir}/pretrain was pretrained with preset '${cfg.preset}', not '${preset}'; pass --preset ${cfg.preset}`, 'preset');
+  return { preset: cfg.preset, objectiveVersion: cfg.objective.version ?? 1, clones: cfg.objective.clones ?? 1, ...earlier, reusedFrom: dir };
+}
+
 const { pre, summary: pretrainSummary } = reuse
-  ? { pre: join(resolve(reuse), 'pretrain'), summary: { ...JSON.parse(readFileSync(join(resolve(reuse), 'results.json'), 'utf8')).pretrain, reusedFrom: resolve(reuse) } }
+  ? { pre: join(resolve(reuse), 'pretrain'), summary: reusedPretrain(resolve(reuse)) }
   : await pretrainForBudget();
 const pretrainMinutes = pretrainSummary.minutes as number;
 
 const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
 const probesOnly = args.includes('--probes-only');
 const baseline = !args.includes('--no-baseline');
-const ftPre = probesOnly ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
-const ftScratch = probesOnly || !baseline ? null : await finetune({ modality, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
-const probePre = await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
-const probeRand = baseline ? await evaluate({ modality, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } }) : null;
+const ftPre = probesOnly ? null : await finetune({ modality, preset, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
+const ftScratch = probesOnly || !baseline ? null : await finetune({ modality, preset, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
+const probePre = await evaluate({ modality, preset, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
+const probeRand = baseline ? await evaluate({ modality, preset, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } }) : null;
 
 // Per-block probes: which representation pretraining improved (0 = embeddings, depth = last block).
 const depth = (pretrainSummary.model as { depth: number }).depth;
@@ -137,14 +159,14 @@ const perBlock: { block: number; pretrained: number; random: number | null }[] =
 if (args.includes('--probe-blocks') || probesOnly) {
   for (let block = 0; block <= depth; block++) {
     const o = { ...ft, 'probe.block': block };
-    const p = await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-pretrained`), 'finetune.init': pre } });
-    const r = baseline ? await evaluate({ modality, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-random`) } }) : null;
+    const p = await evaluate({ modality, preset, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-pretrained`), 'finetune.init': pre } });
+    const r = baseline ? await evaluate({ modality, preset, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-random`) } }) : null;
     perBlock.push({ block, pretrained: p['accuracy']!, random: r ? r['accuracy']! : null });
     log(`evidence: probe on ${block === 0 ? 'the embeddings' : `block ${block}`}: pretrained ${(100 * p['accuracy']!).toFixed(1)}%${r ? `, random ${(100 * r['accuracy']!).toFixed(1)}%` : ''}`);
   }
   const name = (b: number) => (b === 0 ? 'embeddings' : `block ${b}`);
   await barChartPng(join(out, 'probe-blocks.png'), {
-    title: `Linear probe accuracy per block (mean-pooled, ${labels} labels, SpamAssassin test split)`,
+    title: `Linear probe accuracy per block (${preset}, mean-pooled, ${labels} labels, SpamAssassin test split)`,
     yLabel: 'accuracy',
     bars: perBlock.flatMap((b) => [
       { label: name(b.block), value: b.pretrained, group: 'pretrained' },
@@ -155,6 +177,7 @@ if (args.includes('--probe-blocks') || probesOnly) {
 
 const results = {
   machine: { backend: activeBackend(), cores: cpus().length },
+  preset,
   overrides: sets,
   pretrain: pretrainSummary,
   finetune:
@@ -176,7 +199,7 @@ const bar = (label: string, pre: number | undefined, rand: number | undefined) =
   ...(rand === undefined ? [] : [{ label, value: rand, group: 'from scratch / random' }]),
 ];
 await barChartPng(join(out, 'metrics.png'), {
-  title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (tiny text model, ${pretrainMinutes.toFixed(0)} min ${pretrainSummary.objective === 'mlm' ? 'MLM' : 'data2vec'} pretraining)`,
+  title: `SpamAssassin test split, ${labels} labels: fine-tuning (FT) and linear probe (${preset} text model, ${pretrainMinutes.toFixed(0)} min ${pretrainSummary.objective === 'mlm' ? 'MLM' : 'data2vec'} pretraining)`,
   yLabel: 'score',
   bars: [
     ...bar('FT accuracy', ftPre?.metrics['accuracy'], ftScratch?.metrics['accuracy']),

@@ -8,7 +8,7 @@
  * Writes results.json, accuracy.png (final mark), accuracy-vs-minutes.png (probe),
  * finetune-accuracy-vs-minutes.png and each arm's loss curve (<out>/<arm>/pretrain/loss.png) into --out.
  *   npx tsx packages/vision/bench/evidence.ts [--minutes 15] [--arms tiny,tiny-v2] [--marks 5,10,15]
- *     [--skip-finetune] [--reuse] [--data DIR] [--out runs/vision-evidence]
+ *     [--skip-finetune] [--finetune-marks 15] [--reuse] [--data DIR] [--out runs/vision-evidence]
  * --minutes is the budget per arm; --marks default to just --minutes; --reuse skips pretraining an
  * arm whose <out>/<arm>/pretrain/train-summary.json exists. "Minutes" of pretraining are the sum of
  * the update times logged in metrics.jsonl (checkpoint writes are not counted).
@@ -51,6 +51,8 @@ const ftSteps = Number(arg('finetune-steps', '100'));
 const arms = [...new Set(list(arg('arms', 'tiny')))];
 const marks = [...new Set(list(arg('marks', String(minutes))).map(Number))].sort((a, b) => a - b);
 const skipFinetune = flag('skip-finetune');
+// Fine-tuning costs several times a probe (one thread, 100 updates + 10k test images): only at these marks.
+const finetuneMarks = new Set(list(arg('finetune-marks', marks.join(','))).map(Number));
 const reuse = flag('reuse');
 if (!(minutes > 0)) throw new ConfigError(`--minutes must be > 0 (got ${arg('minutes', '')})`, 'minutes');
 for (const a of arms) {
@@ -201,9 +203,14 @@ for (const arm of arms) {
 const probeOv = { ...base, 'probe.trainImages': probeTrain, 'probe.testImages': probeTest };
 const ftOv = { ...base, 'finetune.labelsPerClass': 100, 'finetune.steps': ftSteps, 'finetune.warmupSteps': 10, 'finetune.lr': 1e-3, 'probe.testImages': probeTest };
 const basePreset = arms[0]!;
-const probeRand = await evaluate({ modality, preset: basePreset, log, task: 'probe', overrides: { ...probeOv, out: join(out, 'probe-random') } });
-const probePix = await evaluate({ modality, preset: basePreset, log, task: 'pixels', overrides: { ...probeOv, out: join(out, 'probe-pixels') } });
-const ftScratch = skipFinetune ? undefined : await finetune({ modality, preset: basePreset, log, overrides: { ...ftOv, out: join(out, 'finetune-scratch') } });
+/** With --reuse, an evaluation already written (eval*.json) is read back instead of run again. */
+const once = async (file: string, run: () => Promise<Record<string, number>>): Promise<Record<string, number>> =>
+  reuse && existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : run();
+const probeRand = await once(join(out, 'probe-random', 'eval-probe.json'), () => evaluate({ modality, preset: basePreset, log, task: 'probe', overrides: { ...probeOv, out: join(out, 'probe-random') } }));
+const probePix = await once(join(out, 'probe-pixels', 'eval-pixels.json'), () => evaluate({ modality, preset: basePreset, log, task: 'pixels', overrides: { ...probeOv, out: join(out, 'probe-pixels') } }));
+const ftScratch = skipFinetune
+  ? undefined
+  : { metrics: await once(join(out, 'finetune-scratch', 'eval.json'), async () => (await finetune({ modality, preset: basePreset, log, overrides: { ...ftOv, out: join(out, 'finetune-scratch') } })).metrics) };
 
 // ---- per arm and mark: probe (and fine-tune) from the checkpoint closest to the mark ----
 const armResults: Record<string, Record<string, unknown>> = {};
@@ -220,10 +227,16 @@ for (const { arm, pre, plan } of pretrained) {
   const results: MarkResult[] = [];
   for (const mark of marks) {
     const best = ckpts.reduce((a, b) => (Math.abs(at.get(b.step)! - mark) <= Math.abs(at.get(a.step)! - mark) ? b : a));
-    if (!done.has(best.dir)) {
+    if (!done.has(best.dir) || (!done.get(best.dir)!.finetune && !skipFinetune && finetuneMarks.has(mark))) {
       const name = basename(best.dir);
-      const probe = await evaluate({ modality, preset: arm, log, task: 'probe', overrides: { ...probeOv, out: join(armDir, `probe-${name}`), 'finetune.init': best.dir } });
-      const ft = skipFinetune ? null : (await finetune({ modality, preset: arm, log, overrides: { ...ftOv, out: join(armDir, `finetune-${name}`), 'finetune.init': best.dir } })).metrics;
+      const probe = await once(join(armDir, `probe-${name}`, 'eval-probe.json'), () =>
+        evaluate({ modality, preset: arm, log, task: 'probe', overrides: { ...probeOv, out: join(armDir, `probe-${name}`), 'finetune.init': best.dir } }),
+      );
+      const ftDir = join(armDir, `finetune-${name}`);
+      const ft =
+        skipFinetune || !finetuneMarks.has(mark)
+          ? null
+          : await once(join(ftDir, 'eval.json'), async () => (await finetune({ modality, preset: arm, log, overrides: { ...ftOv, out: ftDir, 'finetune.init': best.dir } })).metrics);
       done.set(best.dir, { probe, finetune: ft });
     }
     const r = done.get(best.dir)!;
@@ -316,7 +329,7 @@ if (ftScratch) {
     title: `Fashion-MNIST fine-tuning, 1000 labels, vs pretraining time (${armsTitle})`,
     xLabel: 'minutes of data2vec pretraining',
     yLabel: 'fine-tuned test accuracy',
-    series: [...curves.map((c) => ({ name: c.arm, points: distinct(c.marks).map((m) => ({ x: m.minutes, y: m.finetune! })) })), flat('from scratch', ftScratch.metrics['accuracy']!)],
+    series: [...curves.map((c) => ({ name: c.arm, points: distinct(c.marks).filter((m) => m.finetune !== null).map((m) => ({ x: m.minutes, y: m.finetune! })) })), flat('from scratch', ftScratch.metrics['accuracy']!)],
   });
   plots.push(ftChart);
 }
