@@ -71,27 +71,33 @@ const speechObjective = {
   emaEnd: 0.9999,
 };
 
+/**
+ * The teacher of `tiny` and `tiny-v2`. The paper's 0.999 -> 0.9999 keeps the teacher ~75% random init
+ * after 300 updates (0.999^300): a short CPU run needs a teacher that follows within ~100 updates (as
+ * vision's and text's tiny presets).
+ */
+const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 1000, emaEncoder: false, collapseCheckAfter: 300 };
+
+/** What `tiny` and `tiny-v2` share: the model, encoder, data, optimiser and fine-tuning. */
+const tinyRun = {
+  model: { dim: 192, depth: 4, heads: 4, ffnDim: 768, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
+  speech: { ...tinyConv, posConvLayers: 2, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
+  data: { maxSampleLength: 32000, minSampleLength: 8000 },
+  optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
+  train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
+  finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
+};
+
 export const presets = {
   /** 7 convs x 128 channels (still 50 frames/s), 4 post-LN blocks x 192, 2 s crops: trains on a 2-core CPU. */
   tiny: {
-    model: { dim: 192, depth: 4, heads: 4, ffnDim: 768, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
-    speech: { ...tinyConv, posConvLayers: 2, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
-    data: { maxSampleLength: 32000, minSampleLength: 8000 },
+    ...tinyRun,
     masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
     objective: {
       topK: 3,
       ...speechObjective,
-      // The paper's 0.999 -> 0.9999 keeps the teacher ~75% random init after 300 updates (0.999^300):
-      // a short CPU run needs a teacher that follows within ~100 updates (as vision's and text's tiny presets).
-      emaStart: 0.99,
-      emaEnd: 0.999,
-      emaAnnealSteps: 1000,
-      emaEncoder: false,
-      collapseCheckAfter: 300,
+      ...tinyTeacher,
     },
-    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
-    train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
-    finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
   },
   /**
    * data2vec 2.0 on the same encoder and data as `tiny`: the student encodes the visible half of
@@ -100,9 +106,7 @@ export const presets = {
    * outputs of the top 3 blocks. The paper uses 8 copies and a 384-wide decoder for 12 x 768.
    */
   'tiny-v2': {
-    model: { dim: 192, depth: 4, heads: 4, ffnDim: 768, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
-    speech: { ...tinyConv, posConvLayers: 2, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
-    data: { maxSampleLength: 32000, minSampleLength: 8000 },
+    ...tinyRun,
     masking: { maskProb: 0.11, spanLength: 5, minMasks: 2, exactFraction: 0.5, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
     objective: {
       version: 2,
@@ -111,15 +115,8 @@ export const presets = {
       decoder: { conv: '1d', dim: 96, kernel: 7, layers: 4, groups: 16, residual: true, inputDropout: 0.1 },
       topK: 3,
       ...speechObjective,
-      emaStart: 0.99,
-      emaEnd: 0.999,
-      emaAnnealSteps: 1000,
-      emaEncoder: false,
-      collapseCheckAfter: 300,
+      ...tinyTeacher,
     },
-    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
-    train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
-    finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
   },
   /** data2vec Base for speech (LibriSpeech 960 h recipe). */
   'paper-base': {

@@ -71,6 +71,16 @@ const textObjective = {
   emaEncoder: false,
 };
 
+/** What `tiny` and `tiny-v2` share: the model, blocks, optimiser and fine-tuning. */
+const tinyRun = {
+  model: { dim: 256, depth: 4, heads: 4, ffnDim: 1024, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
+  text: { blockSize: 128, packMode: 'none', maxPositions: 512 },
+  optim: { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 5, schedule: 'cosine', warmupSteps: 50, finalLrScale: 0.01 },
+  train: { steps: 500, batchSize: 16, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
+  finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
+  probe: { labels: 200 },
+};
+
 export const presets = {
   /**
    * 4 x 256 post-LN on 128-token blocks: pre-trains in minutes on a 2-core CPU (wasm). Deviations from
@@ -78,13 +88,8 @@ export const presets = {
    * follows within a few hundred updates); 'none' packing (no padding compute); shorter fine-tuning inputs.
    */
   tiny: {
-    model: { dim: 256, depth: 4, heads: 4, ffnDim: 1024, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
-    text: { blockSize: 128, packMode: 'none', maxPositions: 512 },
+    ...tinyRun,
     objective: { ...textObjective, topK: 3, emaStart: 0.99, emaEnd: 0.998, emaAnnealSteps: 500, collapseCheckAfter: 250 },
-    optim: { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 5, schedule: 'cosine', warmupSteps: 50, finalLrScale: 0.01 },
-    train: { steps: 500, batchSize: 16, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
-    finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
-    probe: { labels: 200 },
   },
   /**
    * data2vec 2.0 on the same model and data as `tiny`: 48% of the tokens of each of 2 masked copies
@@ -94,8 +99,7 @@ export const presets = {
    * 4 teacher blocks, squared error. The paper's decoder is 5 x 768 (no groups), with 8 copies.
    */
   'tiny-v2': {
-    model: { dim: 256, depth: 4, heads: 4, ffnDim: 1024, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
-    text: { blockSize: 128, packMode: 'none', maxPositions: 512 },
+    ...tinyRun,
     masking: { prob: 0.48 },
     objective: {
       ...textObjective,
@@ -112,10 +116,6 @@ export const presets = {
       emaAnnealSteps: 500,
       collapseCheckAfter: 250,
     },
-    optim: { lr: 5e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 5, schedule: 'cosine', warmupSteps: 50, finalLrScale: 0.01 },
-    train: { steps: 500, batchSize: 16, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
-    finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
-    probe: { labels: 200 },
   },
   /** data2vec Base for text: 12 x 768 RoBERTa layout, 512-token blocks, released fairseq optimiser settings. */
   'paper-base': {

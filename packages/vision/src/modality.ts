@@ -92,12 +92,22 @@ const schema = {
 
 const tinyModel = { dim: 192, depth: 6, heads: 3, ffnDim: 768, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 0.1 };
 
+/** The teacher of `tiny` and `tiny-v2`: an EMA of encoder + ViT that follows within ~100 updates. */
+const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 400, emaEncoder: true, collapseCheckAfter: 200 };
+
+/** What `tiny` and `tiny-v2` share: the ViT, data, schedule length and fine-tuning. */
+const tinyRun = {
+  model: tinyModel,
+  data: { mean: [0.286], std: [0.353], cropScale: [0.35, 1] },
+  train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
+  finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
+};
+
 export const presets = {
   /** 28x28 grey Fashion-MNIST, patch 4 (49 patches), 6 x 192: trains on a 2-core CPU. */
   tiny: {
-    model: tinyModel,
+    ...tinyRun,
     vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false },
-    data: { mean: [0.286], std: [0.353], cropScale: [0.35, 1] },
     objective: {
       topK: 3,
       targetSource: 'block',
@@ -106,15 +116,9 @@ export const presets = {
       lossBeta: 2,
       lossScale: 1 / 192,
       headLayers: 1,
-      emaStart: 0.99,
-      emaEnd: 0.999,
-      emaAnnealSteps: 400,
-      emaEncoder: true,
-      collapseCheckAfter: 200,
+      ...tinyTeacher,
     },
     optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clipNorm: 3, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
-    train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
-    finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
   },
   /**
    * data2vec 2.0 on the same data and ViT as `tiny`: the student encodes the 9 visible patches of
@@ -124,9 +128,8 @@ export const presets = {
    * EMA 0.9998 -> 0.99999 are sized for 8 GPUs; this is sized for 2 CPU cores and minutes.
    */
   'tiny-v2': {
-    model: tinyModel,
+    ...tinyRun,
     vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false, maskRatio: 0.8, inverseBlockSize: 3, maskAdjust: 0.07 },
-    data: { mean: [0.286], std: [0.353], cropScale: [0.35, 1] },
     objective: {
       version: 2,
       clones: 4,
@@ -140,15 +143,9 @@ export const presets = {
       lossBeta: 0,
       lossScale: null,
       headLayers: 1,
-      emaStart: 0.99,
-      emaEnd: 0.999,
-      emaAnnealSteps: 400,
-      emaEncoder: true,
-      collapseCheckAfter: 200,
+      ...tinyTeacher,
     },
     optim: { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 4, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
-    train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
-    finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
   },
   /** data2vec ViT-B/16 on 224 px images (ImageNet recipe). */
   'paper-base': {
