@@ -79,20 +79,26 @@ function splitGroups(x: tf.Tensor, g: number): tf.Tensor3D {
   return (g === 1 ? tf.reshape(x, [1, rows, c]) : tf.transpose(tf.reshape(x, [rows, g, c / g]), [1, 0, 2])) as tf.Tensor3D;
 }
 
-const tapCache = new Map<string, Int32Array>();
+/** Per cell and tap: the cell read by `gather` (padding: N, an appended zero row) and by `scatter` (padding: -1, dropped). */
+interface TapIndex {
+  gather: Int32Array;
+  scatter: Int32Array;
+}
+
+const tapCache = new Map<string, TapIndex>();
 
 /**
  * For every cell of B grids of h x w and every kernel tap (dy, dx), the cell the tap reads, or -1
  * where it falls in the zero padding. Cached per shape (plain memory, no tensors).
  */
-function tapIndex(grids: number, h: number, w: number, kh: number, kw: number): Int32Array {
+function tapIndex(grids: number, h: number, w: number, kh: number, kw: number): TapIndex {
   const key = `${grids}|${h}|${w}|${kh}|${kw}`;
-  let idx = tapCache.get(key);
-  if (idx) return idx;
+  const cached = tapCache.get(key);
+  if (cached) return cached;
   // 'same' padding; for even kernels the extra tap is after (fairseq's SamePad).
   const top = Math.floor(kh / 2);
   const left = Math.floor(kw / 2);
-  idx = new Int32Array(grids * h * w * kh * kw);
+  const idx = new Int32Array(grids * h * w * kh * kw);
   let o = 0;
   for (let n = 0; n < grids; n++)
     for (let y = 0; y < h; y++)
@@ -103,30 +109,32 @@ function tapIndex(grids: number, h: number, w: number, kh: number, kw: number): 
             const xx = x + dx - left;
             idx[o++] = yy >= 0 && yy < h && xx >= 0 && xx < w ? (n * h + yy) * w + xx : -1;
           }
+  const cells = grids * h * w;
+  const entry = { gather: idx.map((i) => (i < 0 ? cells : i)), scatter: idx };
   if (tapCache.size > 64) tapCache.clear();
-  tapCache.set(key, idx);
-  return idx;
+  tapCache.set(key, entry);
+  return entry;
 }
 
 /**
  * Cells [N, C] -> im2col columns per group [G, N, taps*C/G] (rows tap-major): one gather of whole
  * cells (padding taps read an appended zero row), then the groups split off.
  */
-function columns(x: tf.Tensor2D, idx: Int32Array, taps: number, g: number): tf.Tensor3D {
+function columns(x: tf.Tensor2D, idx: TapIndex, taps: number, g: number): tf.Tensor3D {
   const [n, c] = x.shape;
   const rows = tf.concat([x, tf.zeros([1, c])], 0);
-  const cols = tf.gather(rows, tf.tensor1d(idx.map((i) => (i < 0 ? n : i)), 'int32')); // [N*taps, C]
+  const cols = tf.gather(rows, tf.tensor1d(idx.gather, 'int32')); // [N*taps, C]
   if (g === 1) return tf.reshape(cols, [1, n, taps * c]) as tf.Tensor3D;
   return tf.reshape(tf.transpose(tf.reshape(cols, [n, taps, g, c / g]), [2, 0, 1, 3]), [g, n, (taps * c) / g]) as tf.Tensor3D;
 }
 
 /** The adjoint of columns(): column gradients [G, N, taps*C/G] summed back onto the cells they were read from, [N, C]. */
-function columnsAdjoint(cols: tf.Tensor3D, idx: Int32Array, taps: number): tf.Tensor2D {
+function columnsAdjoint(cols: tf.Tensor3D, idx: TapIndex, taps: number): tf.Tensor2D {
   const [g, n, rows] = cols.shape;
   const ci = rows / taps;
   const perTap = g === 1 ? tf.reshape(cols, [n * taps, ci]) : tf.reshape(tf.transpose(tf.reshape(cols, [g, n, taps, ci]), [1, 2, 0, 3]), [n * taps, g * ci]);
   // Ids -1 (padding) are dropped, as in TensorFlow's UnsortedSegmentSum.
-  return tf.unsortedSegmentSum(perTap, tf.tensor1d(idx, 'int32'), n) as tf.Tensor2D;
+  return tf.unsortedSegmentSum(perTap, tf.tensor1d(idx.scatter, 'int32'), n) as tf.Tensor2D;
 }
 
 /**
