@@ -15,13 +15,17 @@
  *     [--probe-blocks] [--probes-only] (per-block probes; skip the fine-tuning)
  *     [--no-baseline]         (skip the from-scratch / random-init arms, e.g. when comparing pretrainings at a seed already run)
  *     [--steps N]             (pretraining updates instead of calibrating them to --minutes, to repeat an earlier run)
+ *     [--marks]               (also fine-tune and probe the checkpoints at 1/3 and 2/3 of the pretraining updates:
+ *                              an accuracy-vs-minutes curve, marks.png; minutes = the mark's share of --minutes)
+ *     [--calibrated S]        (with --steps: seconds per update calibrated earlier on a quiet machine; the marks'
+ *                              minutes are then updates x S, not the wall time of a run that shared the CPU)
  *     [--split M]             (micro-batches per update; default workers + 1, so --workers 0 --split 2 repeats a
  *                              --workers 1 run's batches on one thread)
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, activeBackend, calibrateUpdateSeconds, resolveConfig, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, lineChartPng, activeBackend, calibrateUpdateSeconds, resolveConfig, CheckpointManager, ConfigError, type ResolvedConfig } from '@d2v/core';
 import { modality, loadPackedCorpus, buildEmailCorpus, bundledSpamFiles } from '../src/index.js';
 
 const args = process.argv.slice(2);
@@ -63,6 +67,7 @@ if (corpusArg === 'email') {
 const base = { ...sets };
 const preBase = { ...corpus, ...sets };
 const reuse = arg('reuse-pretrain', '');
+const withMarks = args.includes('--marks');
 
 /** Pretrains the --preset for the time budget; returns its run folder and the figures for results.json. */
 async function pretrainForBudget() {
@@ -73,11 +78,13 @@ async function pretrainForBudget() {
   const split = Number(arg('split', String(workers + 1)));
   const par = split > 1 || workers > 0 ? { 'train.workers': workers, 'optim.accumulate': split, 'train.batchSize': Math.round(batch.batchSize / split) } : {};
   let steps = Number(arg('steps', '0'));
+  let calibrated = Number(arg('calibrated', '0')) || null;
   if (steps > 0) {
     log(`evidence: ${preset} (data2vec ${version}.0): ${steps} pretraining updates (--steps; ${batch.batchSize} blocks in ${split} micro-batch(es), ${workers} worker thread(s)) on ${activeBackend()}`);
   } else {
     // Calibrate the update time so the run fits the budget with a schedule (lr, EMA) that completes.
     const stepSec = (await calibrateUpdateSeconds({ modality: 'text', preset, out: join(out, 'calibration'), overrides: { ...preBase, ...par } })) * 1.03;
+    calibrated = stepSec;
     steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
     log(`evidence: ${preset} (data2vec ${version}.0): ${stepSec.toFixed(2)} s/update (${batch.batchSize} blocks, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
   }
@@ -93,7 +100,8 @@ async function pretrainForBudget() {
       ...par,
       out: pre,
       'train.steps': steps,
-      'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+      // --marks: checkpoints at 1/3 and 2/3 of the updates (and the last), all kept.
+      ...(withMarks ? { 'train.checkpointEvery': Math.ceil(steps / 3), 'train.keepLast': 4 } : { 'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)) }),
       // Schedule lengths tied to the step count: data2vec 1.0 and 2.0 alike; no other objective overrides.
       'optim.warmupSteps': Math.max(5, Math.floor(steps * 0.1)),
       'objective.emaAnnealSteps': steps,
@@ -111,6 +119,7 @@ async function pretrainForBudget() {
     corpus: corpusArg,
     corpusFiles: pr.config['data'],
     minutes: pretrainSec / 60,
+    calibratedSecondsPerUpdate: calibrated,
     steps,
     blocksPerUpdate: c.train.batchSize * c.optim.accumulate,
     blockSize,
@@ -143,7 +152,9 @@ function reusedPretrain(dir: string) {
 const { pre, summary: pretrainSummary } = reuse
   ? { pre: join(resolve(reuse), 'pretrain'), summary: reusedPretrain(resolve(reuse)) }
   : await pretrainForBudget();
-const pretrainMinutes = pretrainSummary.minutes as number;
+// The budget's minutes: calibrated update time x updates when known (a run sharing the CPU takes longer).
+const calibratedSec = (pretrainSummary as { calibratedSecondsPerUpdate?: number | null }).calibratedSecondsPerUpdate;
+const pretrainMinutes = calibratedSec ? (calibratedSec * (pretrainSummary.steps as number)) / 60 : (pretrainSummary.minutes as number);
 
 const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
 const probesOnly = args.includes('--probes-only');
@@ -152,6 +163,22 @@ const ftPre = probesOnly ? null : await finetune({ modality, preset, log, overri
 const ftScratch = probesOnly || !baseline ? null : await finetune({ modality, preset, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
 const probePre = await evaluate({ modality, preset, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
 const probeRand = baseline ? await evaluate({ modality, preset, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-random') } }) : null;
+
+// --marks: the same fine-tuning and probe from the earlier checkpoints (the last one is the result above).
+const markResults: { step: number; minutes: number; finetune: number | null; probe: number }[] = [];
+if (withMarks) {
+  const total = pretrainSummary.steps as number;
+  const earlier = new CheckpointManager(pre, { keepLast: 1 }).list().filter((c) => c.step < total);
+  if (earlier.length === 0) log(`evidence: --marks: ${pre} holds no checkpoint before update ${total} (pretrained without --marks?)`);
+  for (const c of earlier) {
+    const tag = `step${c.step}`;
+    const f = probesOnly ? null : await finetune({ modality, preset, ...silent, overrides: { ...ft, out: join(out, `finetune-pretrained-${tag}`), 'finetune.init': c.dir } });
+    const p = await evaluate({ modality, preset, ...silent, task: 'probe', overrides: { ...ft, out: join(out, `probe-pretrained-${tag}`), 'finetune.init': c.dir } });
+    markResults.push({ step: c.step, minutes: (c.step / total) * pretrainMinutes, finetune: f ? f.metrics['accuracy']! : null, probe: p['accuracy']! });
+    log(`evidence: mark at update ${c.step} (~${((c.step / total) * pretrainMinutes).toFixed(1)} min): fine-tune ${f ? (100 * f.metrics['accuracy']!).toFixed(1) + '%' : '-'}, probe ${(100 * p['accuracy']!).toFixed(1)}%`);
+  }
+  markResults.push({ step: total, minutes: pretrainMinutes, finetune: ftPre ? ftPre.metrics['accuracy']! : null, probe: probePre['accuracy']! });
+}
 
 // Per-block probes: which representation pretraining improved (0 = embeddings, depth = last block).
 const depth = (pretrainSummary.model as { depth: number }).depth;
@@ -192,6 +219,7 @@ const results = {
         }
       : null,
   linearProbe: { labels, pretrained: probePre, random: probeRand, perBlock },
+  marks: markResults,
 };
 writeFileSync(join(out, 'results.json'), JSON.stringify(results, null, 2) + '\n');
 const bar = (label: string, pre: number | undefined, rand: number | undefined) => [
@@ -207,6 +235,21 @@ await barChartPng(join(out, 'metrics.png'), {
     ...bar('probe accuracy', probePre['accuracy'], probeRand?.['accuracy']),
   ],
 });
+if (markResults.length > 1) {
+  const xMax = markResults.at(-1)!.minutes;
+  const flat = (name: string, y: number) => ({ name, points: [{ x: 0, y }, { x: xMax, y }], dashed: true, strokeWidth: 1.5 });
+  await lineChartPng(join(out, 'marks.png'), {
+    title: `SpamAssassin test accuracy vs pretraining time (${preset}, ${labels} labels)`,
+    xLabel: 'minutes of data2vec pretraining',
+    yLabel: 'test accuracy',
+    series: [
+      ...(ftPre ? [{ name: 'fine-tune', points: markResults.map((m) => ({ x: m.minutes, y: m.finetune! })) }] : []),
+      { name: 'linear probe', points: markResults.map((m) => ({ x: m.minutes, y: m.probe })) },
+      ...(ftScratch ? [flat('fine-tune from scratch', ftScratch.metrics['accuracy']!)] : []),
+      ...(probeRand ? [flat('probe, random init', probeRand['accuracy']!)] : []),
+    ],
+  });
+}
 console.log(JSON.stringify(results, null, 2));
 console.log(`plots: ${join(out, 'metrics.png')}, ${join(pre, 'loss.png')}`);
 process.exit(0);
