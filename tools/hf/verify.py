@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Checks d2v's Hugging Face interop against real `transformers` (run by hand; CI needs no Python).
 
-  python tools/hf/verify.py compare RUN_OR_HF_DIR [...] [--work DIR]
-      For each d2v run (or checkpoint, or Hugging Face folder): `d2v export --format hf` into
+  python tools/hf/verify.py compare RUN_OR_HF_DIR|MODALITY:PRESET [...] [--work DIR]
+      For each d2v run (or checkpoint, or Hugging Face folder, or MODALITY:PRESET: a checkpoint of that
+      preset with random values everywhere, tools/hf/random-checkpoint.ts): `d2v export --format hf` into
       DIR/<name>/hf, a fixed random input, d2v's hidden states on it (tools/hf/hidden.ts), then
       Data2Vec*Model.from_pretrained(DIR/<name>/hf) on the same input (no missing or unexpected
       weights allowed); prints the max abs difference of every hidden state and of the last one.
@@ -38,6 +39,7 @@ from transformers import (
 ROOT = Path(__file__).resolve().parents[2]
 D2V = [shutil.which("node") or "node", str(ROOT / "packages/core/bin/d2v.mjs")]
 HIDDEN = [shutil.which("npx") or "npx", "tsx", str(ROOT / "tools/hf/hidden.ts")]
+RANDOM = [shutil.which("npx") or "npx", "tsx", str(ROOT / "tools/hf/random-checkpoint.ts")]
 MODELS = {
     "data2vec-vision": (Data2VecVisionModel, "pixel_values"),
     "data2vec-audio": (Data2VecAudioModel, "input_values"),
@@ -86,13 +88,23 @@ def hf_hidden(folder, x):
 def compare(args):
     work = Path(args.work).resolve()
     rows = []
-    for src in args.sources:
-        src = Path(src).resolve()
-        name = src.name if src.name not in ("hf", "checkpoints") else src.parent.name
-        dest = work / name
-        if dest.exists():
-            shutil.rmtree(dest)
-        dest.mkdir(parents=True)
+    for spec in args.sources:
+        if ":" in spec and not Path(spec).exists():
+            # MODALITY:PRESET: a randomly initialised checkpoint of that preset (no pretraining needed).
+            modality, preset = spec.split(":", 1)
+            name = f"{modality}-{preset}-random"
+            dest = work / name
+            if dest.exists():
+                shutil.rmtree(dest)
+            run(RANDOM + ["--modality", modality, "--preset", preset, "--out", dest / "run"])
+            src = dest / "run"
+        else:
+            src = Path(spec).resolve()
+            name = src.name if src.name not in ("hf", "checkpoints") else src.parent.name
+            dest = work / name
+            if dest.exists():
+                shutil.rmtree(dest)
+        dest.mkdir(parents=True, exist_ok=True)
         run(D2V + ["export", "--format", "hf", "--init", src, "--out", dest / "hf"])
         cfg = json.loads((dest / "hf/config.json").read_text())
         x = model_input(cfg)

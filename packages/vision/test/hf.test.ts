@@ -78,12 +78,20 @@ describe('Hugging Face Data2VecVisionModel checkpoints', () => {
     expect(() => hfConfigFor(visionHf, config('hf-tiny', { 'model.norm': 'post' }))).toThrow(/cannot express model.norm = "post" \(it needs "pre"\)/);
   });
 
-  it('refuses per-block relative position tables on import, naming the key', async () => {
-    const dir = join(tmp(), 'hf');
-    cpSync(join(FIXTURES, 'relative'), dir, { recursive: true });
-    const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, use_relative_position_bias: true }));
-    await expect(hfFixtureDiffs(dir, modality)).rejects.toThrow(/use_relative_position_bias = true cannot be expressed in d2v \(it needs false\): d2v shares one relative position bias/);
+  it('refuses per-block relative position tables and two kinds of positions at once on import, naming the keys', async () => {
+    const copyWith = (change: Record<string, unknown>) => {
+      const dir = join(tmp(), 'hf');
+      cpSync(join(FIXTURES, 'relative'), dir, { recursive: true });
+      const cfg = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...cfg, ...change }));
+      return dir;
+    };
+    await expect(hfFixtureDiffs(copyWith({ use_relative_position_bias: true }), modality)).rejects.toThrow(
+      /use_relative_position_bias = true cannot be expressed in d2v \(it needs false\): d2v shares one relative position bias/,
+    );
+    await expect(hfFixtureDiffs(copyWith({ use_absolute_position_embeddings: true }), modality)).rejects.toThrow(
+      /use_absolute_position_embeddings = true together with use_shared_relative_position_bias = true cannot be expressed in d2v \(they imply vision.positions "learned" and "relative"\)/,
+    );
   });
 
   it('evaluates (linear probe) from a Hugging Face folder given as --init', async () => {

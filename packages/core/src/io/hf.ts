@@ -224,8 +224,9 @@ export interface HfImportedConfig {
 }
 
 /**
- * The d2v architecture options an HF config.json implies; a ConfigError names the first HF option
- * d2v cannot express. Training options (dropouts) are not taken: the run's config decides them.
+ * The d2v architecture options an HF config.json implies; a CheckpointError names the file and the
+ * first HF option d2v cannot express. Training options (dropouts) are not taken: the run's config
+ * decides them.
  */
 export function d2vOptionsFromHf(mapping: HfMapping, hf: Record<string, unknown>, file: string): HfImportedConfig {
   if (hf['model_type'] !== mapping.modelType) {
@@ -239,13 +240,13 @@ export function d2vOptionsFromHf(mapping: HfMapping, hf: Record<string, unknown>
   const notes: string[] = [];
   const set = (k: HfConfigKey, value: unknown, hfValue: unknown) => {
     const d2v = k.d2v!;
-    const hfKey = k.hf ?? `${mapping.architecture} itself`;
-    if (k.accepts && !k.accepts(value)) refuse(hfKey, hfValue, 'another value', k.why);
+    const source = k.hf !== undefined ? `${k.hf} = ${show(hfValue)}` : `${mapping.architecture} itself`;
+    if (k.accepts && !k.accepts(value)) refuse(k.hf ?? mapping.architecture, hfValue, 'another value', k.why);
     if (overrides.has(d2v) && !sameValue(overrides.get(d2v), value)) {
-      throw new CheckpointError(file, `${from.get(d2v)} together with ${hfKey} = ${show(hfValue)} cannot be expressed in d2v (they imply ${d2v} ${show(overrides.get(d2v))} and ${show(value)})`);
+      throw new CheckpointError(file, `${from.get(d2v)} together with ${source} cannot be expressed in d2v (they imply ${d2v} ${show(overrides.get(d2v))} and ${show(value)})`);
     }
     overrides.set(d2v, value);
-    from.set(d2v, `${hfKey} = ${show(hfValue)}`);
+    from.set(d2v, source);
   };
   for (const k of mapping.config) {
     if (k.hf === undefined) {
