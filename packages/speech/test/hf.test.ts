@@ -29,6 +29,9 @@ describe('Hugging Face Data2VecAudioModel checkpoints', () => {
   it("imports transformers' model (conv feature encoder, even-kernel positional convs) and reproduces its hidden states", async () => {
     const d = await hfFixtureDiffs(FIXTURE, modality);
     expect(d.hidden).toHaveLength(3);
+    const before = tf.memory().numTensors; // importing again leaves nothing allocated
+    await hfFixtureDiffs(FIXTURE, modality);
+    expect(tf.memory().numTensors).toBe(before);
     expect(Math.max(...d.hidden, d.last)).toBeLessThan(1e-4); // measured: 2.6e-6
   });
 

@@ -39,6 +39,9 @@ describe('Hugging Face Data2VecTextModel checkpoints', () => {
   it("imports transformers' float16 model and reproduces its hidden states (positions after the padding id, token type folded in)", async () => {
     const d = await hfFixtureDiffs(FIXTURE, modality);
     expect(d.hidden).toHaveLength(3);
+    const before = tf.memory().numTensors; // importing again leaves nothing allocated
+    await hfFixtureDiffs(FIXTURE, modality);
+    expect(tf.memory().numTensors).toBe(before);
     expect(Math.max(...d.hidden, d.last)).toBeLessThan(1e-4); // measured: 1.3e-6
   });
 

@@ -29,6 +29,9 @@ describe('Hugging Face Data2VecVisionModel checkpoints', () => {
   it.each(['absolute', 'relative'])('imports transformers\' %s-position model and reproduces its hidden states', async (name) => {
     const d = await hfFixtureDiffs(join(FIXTURES, name), modality);
     expect(d.hidden).toHaveLength(3);
+    const before = tf.memory().numTensors; // importing again leaves nothing allocated
+    await hfFixtureDiffs(join(FIXTURES, name), modality);
+    expect(tf.memory().numTensors).toBe(before);
     expect(Math.max(...d.hidden, d.last)).toBeLessThan(1e-4); // measured: 2.4e-6
   });
 
