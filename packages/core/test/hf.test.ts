@@ -229,7 +229,7 @@ describe('Hugging Face config tables', () => {
     expect(() => d2vOptionsFromHf(toyHf, { ...hf, final_norm: 'rms' }, 'c.json')).toThrow(/final_norm = "rms" cannot be expressed in d2v \(it needs one of "layer"\)/);
     expect(() => d2vOptionsFromHf(toyHf, { ...hf, channels: 3 }, 'c.json')).toThrow(/channels = 3 cannot be expressed in d2v.*pairs/);
     expect(() => d2vOptionsFromHf(toyHf, { ...hf, relative_positions: true }, 'c.json')).toThrow(/relative_positions = true cannot be expressed/);
-    expect(() => d2vOptionsFromHf(toyHf, { ...hf, model_type: 'bert' }, 'c.json')).toThrow(/model_type is "bert", not "toy-hf"/);
+    expect(() => d2vOptionsFromHf(toyHf, { ...hf, model_type: 'bert' }, 'c.json')).toThrow(/model_type is "bert"; this modality reads "toy-hf" \(ToyModel\): check --modality/);
     const { length: _l, ...noLength } = hf;
     expect(() => d2vOptionsFromHf(toyHf, noLength, 'c.json')).toThrow(/c.json: config.json lacks length \(d2v's toy.length\)/);
   });

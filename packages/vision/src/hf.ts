@@ -34,7 +34,7 @@ export const visionHf: HfMapping = {
   config: [
     ...HF_TRANSFORMER_KEYS,
     { d2v: 'model.norm', value: 'pre', why: 'its blocks put the LayerNorm before attention and FFN (pre-LN)' },
-    { d2v: 'vision.cls', value: true, why: 'it always prepends a CLS token' },
+    { d2v: 'vision.cls', value: true, why: 'it always prepends a CLS token (the presets hf-tiny and paper-base have one)' },
     // Without mean pooling the last hidden state is layer-normed: d2v's final norm.
     { hf: 'use_mean_pooling', d2v: 'model.finalNorm', values: [[true, false], [false, true]], hfDefault: true },
     { hf: 'layer_scale_init_value', d2v: 'model.layerScale', hfDefault: 0.1 },

@@ -230,7 +230,7 @@ export interface HfImportedConfig {
  */
 export function d2vOptionsFromHf(mapping: HfMapping, hf: Record<string, unknown>, file: string): HfImportedConfig {
   if (hf['model_type'] !== mapping.modelType) {
-    throw new CheckpointError(file, `model_type is ${show(hf['model_type'])}, not ${show(mapping.modelType)} (${mapping.architecture})`);
+    throw new CheckpointError(file, `model_type is ${show(hf['model_type'])}; this modality reads ${show(mapping.modelType)} (${mapping.architecture}): check --modality`);
   }
   const refuse = (key: string, value: unknown, expected: string, why?: string): never => {
     throw new CheckpointError(file, `${key} = ${show(value)} cannot be expressed in d2v (it needs ${expected})${why ? `: ${why}` : ''}`);
