@@ -64,6 +64,10 @@ export type {
 } from './registry/modality.js';
 export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig, calibrateUpdateSeconds } from './cli/commands.js';
 export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './cli/commands.js';
+export { loadInit } from './cli/commands.js';
+export { exportCheckpoint, openCheckpoint, EXPORT_FORMATS } from './cli/export.js';
+export type { ExportOptions, ExportResult, OpenedCheckpoint } from './cli/export.js';
+export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './cli/hfInit.js';
 export { parseArgs } from './cli/args.js';
 export { main as cliMain, runCli } from './cli/main.js';
 

@@ -1,16 +1,21 @@
 /**
  * Helpers for modality packages' tests (`@d2v/core/testing`): a few pretraining steps of a
- * modality's preset with the tensor count recorded after every update, and the checks every
- * modality's training loop must pass (falling loss, flat tensor count).
+ * modality's preset with the tensor count recorded after every update, the checks every
+ * modality's training loop must pass (falling loss, flat tensor count), and the comparison of a
+ * modality's hidden states with a Hugging Face fixture's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
+import { openCheckpoint } from './cli/export.js';
+import { hfMappingOf } from './cli/hfInit.js';
+import { hiddenStates } from './io/hf.js';
+import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
 
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
@@ -51,4 +56,32 @@ export function lossEnds(losses: number[], n = 3): { head: number; tail: number 
 /** True when every update after the first left the same number of tensors alive. */
 export function tensorCountIsFlat(counts: number[]): boolean {
   return counts.length > 1 && new Set(counts.slice(1)).size === 1;
+}
+
+/**
+ * How far d2v's hidden states for a Hugging Face fixture folder (made by `tools/hf/verify.py
+ * fixtures`: config.json, model.safetensors, and expected.safetensors with the input and
+ * transformers' hidden states on it) are from the recorded ones: the max abs difference of each
+ * hidden state (the Transformer input first) and of the last one. Nothing is left allocated.
+ */
+export async function hfFixtureDiffs(dir: string, modality: Modality, overrides: Record<string, unknown> = {}): Promise<{ hidden: number[]; last: number }> {
+  const { config, parts } = await openCheckpoint(dir, { modality, overrides: new Map(Object.entries(overrides)), log: () => {} });
+  const mapping = hfMappingOf(modality);
+  const file = join(dir, 'expected.safetensors');
+  const expected = safetensorsToTensors(decodeSafetensors(readFileSync(file), file), file);
+  const batch = mapping.batchFromInput(expected[mapping.inputName]!, config);
+  const h = hiddenStates(parts.encoder, parts.transformer, batch);
+  const diff = (a: tf.Tensor, b: tf.Tensor | undefined) => {
+    if (!b) throw new Error(`${file} lacks a hidden state d2v computes (d2v has ${h.hidden.length})`);
+    return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
+  };
+  try {
+    if (expected[`hidden.${h.hidden.length}`]) throw new Error(`${file} has more hidden states than d2v's ${h.hidden.length}`);
+    return { hidden: h.hidden.map((t, i) => diff(t, expected[`hidden.${i}`])), last: diff(h.last, expected['last']) };
+  } finally {
+    tf.dispose([...h.hidden, h.last, ...Object.values(expected)]);
+    batch.dispose();
+    parts.encoder.dispose();
+    parts.transformer.dispose();
+  }
 }

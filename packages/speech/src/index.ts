@@ -10,6 +10,7 @@ export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFine
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d } from './ops/conv1d.js';
+export { speechHf } from './hf.js';
 export { speechEncoderForwardFlops } from './flops.js';
 export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
 export type { CtcForwardOptions } from './ctcTask.js';

@@ -7,6 +7,7 @@ registerModality(modality);
 export { modality, presets, schema, createEncoder, createMasker } from './modality.js';
 export { TokenEncoder } from './encoder.js';
 export type { TokenEncoderConfig } from './encoder.js';
+export { textHf } from './hf.js';
 export { BertMasker, RandomMasker } from './masker.js';
 export type { TextMaskOptions } from './masker.js';
 export { PackedTextSource, LabelledTextSource, blockBatch, labelledBatch, encodeLabelled, balancedSubset } from './batch.js';

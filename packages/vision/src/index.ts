@@ -6,6 +6,7 @@ registerModality(modality);
 export { modality, presets, loadSplit, extractFeatures, batching as batchingOptions } from './modality.js';
 export type { VisionOptions, VisionDataOptions } from './modality.js';
 export { PatchEncoder, relativePositionIndex } from './encoder.js';
+export { visionHf } from './hf.js';
 export type { PatchEncoderConfig } from './encoder.js';
 export { blockMask, blockMaskBatch, maskBatch, scaledMinBlock } from './masking/blockMask.js';
 export type { BlockMaskOptions } from './masking/blockMask.js';

@@ -19,6 +19,7 @@ import {
   type ProbeData,
 } from '@d2v/core';
 import { PatchEncoder } from './encoder.js';
+import { visionHf } from './hf.js';
 import { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
 import { ImageDataSource, makeVisionBatch, type BatchingOptions, type VisionBatch } from './batch.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
@@ -103,6 +104,34 @@ const tinyRun = {
   finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
 };
 
+/**
+ * data2vec 2.0 on the same data and ViT as `tiny`: the student encodes the 9 visible patches of
+ * each of 4 masked copies (inverse blocks, 80% masked), a 3-layer 2-D conv decoder predicts the
+ * other 40; targets are the teacher's instance-normed FFN outputs of the top 4 blocks, then a
+ * layer norm; squared error x 1/sqrt(192). The paper's 16 copies, 6 decoder layers of 768 and
+ * EMA 0.9998 -> 0.99999 are sized for 8 GPUs; this is sized for 2 CPU cores and minutes.
+ */
+const tinyV2 = {
+  ...tinyRun,
+  vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false, maskRatio: 0.8, inverseBlockSize: 3, maskAdjust: 0.07 },
+  objective: {
+    version: 2,
+    clones: 4,
+    maskNoiseStd: 0.01,
+    decoder: { conv: '2d', dim: 192, kernel: 3, layers: 3, groups: 16, residual: true, inputDropout: 0 },
+    topK: 4,
+    targetSource: 'ffn',
+    instanceNormTargetLayer: true,
+    layerNormTargetLayer: false,
+    layerNormTargets: true,
+    lossBeta: 0,
+    lossScale: null,
+    headLayers: 1,
+    ...tinyTeacher,
+  },
+  optim: { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 4, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
+};
+
 export const presets = {
   /** 28x28 grey Fashion-MNIST, patch 4 (49 patches), 6 x 192: trains on a 2-core CPU. */
   tiny: {
@@ -120,33 +149,14 @@ export const presets = {
     },
     optim: { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.05, clipNorm: 3, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
   },
+  /** data2vec 2.0 on the same data and ViT as `tiny` (see `tinyV2`). */
+  'tiny-v2': tinyV2,
   /**
-   * data2vec 2.0 on the same data and ViT as `tiny`: the student encodes the 9 visible patches of
-   * each of 4 masked copies (inverse blocks, 80% masked), a 3-layer 2-D conv decoder predicts the
-   * other 40; targets are the teacher's instance-normed FFN outputs of the top 4 blocks, then a
-   * layer norm; squared error x 1/sqrt(192). The paper's 16 copies, 6 decoder layers of 768 and
-   * EMA 0.9998 -> 0.99999 are sized for 8 GPUs; this is sized for 2 CPU cores and minutes.
+   * `tiny-v2` with a CLS token: the one change that makes it a Hugging Face Data2VecVisionModel
+   * (`d2v export --format hf`), which always prepends one. The student keeps the CLS among its
+   * visible tokens; targets and decoder cover the patches only.
    */
-  'tiny-v2': {
-    ...tinyRun,
-    vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false, maskRatio: 0.8, inverseBlockSize: 3, maskAdjust: 0.07 },
-    objective: {
-      version: 2,
-      clones: 4,
-      maskNoiseStd: 0.01,
-      decoder: { conv: '2d', dim: 192, kernel: 3, layers: 3, groups: 16, residual: true, inputDropout: 0 },
-      topK: 4,
-      targetSource: 'ffn',
-      instanceNormTargetLayer: true,
-      layerNormTargetLayer: false,
-      layerNormTargets: true,
-      lossBeta: 0,
-      lossScale: null,
-      headLayers: 1,
-      ...tinyTeacher,
-    },
-    optim: { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 4, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
-  },
+  'hf-tiny': { ...tinyV2, vision: { ...tinyV2.vision, cls: true } },
   /** data2vec ViT-B/16 on 224 px images (ImageNet recipe). */
   'paper-base': {
     model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 1e-4 },
@@ -331,5 +341,6 @@ export const modality: Modality = {
   createData: async (c, split) => new ImageDataSource(await loadSplit(c, split === 'test' ? 'test' : 'train'), batching(c), c.seed, split === 'train'),
   createFinetuneTask,
   evaluations: { probe: linearProbe, pixels: pixelProbe },
+  hf: visionHf,
 };
 

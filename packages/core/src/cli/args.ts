@@ -7,6 +7,7 @@ export const META_OPTIONS: Record<string, string> = {
   preset: "config preset of the modality (e.g. tiny, paper-base)",
   config: 'JSON config file applied after the preset',
   task: 'eval: which evaluation to run (see d2v info --modality NAME)',
+  format: 'export: checkpoint format to write (hf = Hugging Face transformers; d2v export --help)',
   'stop-after': 'stop after this many updates in this process (checkpoint kept; continue with --resume)',
   help: 'list every option with its default and the paper value',
 };

@@ -5,16 +5,18 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend, activeBackend } from '../backend/registry.js';
-import { resolveConfig, type ResolvedConfig } from '../config/resolve.js';
+import type { ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
 import type { Modality, DownstreamContext } from '../registry/modality.js';
-import { buildStudent } from '../model/base.js';
+import { buildStudent, type Data2VecParts } from '../model/base.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { Trainer, type TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
 import { GradientWorkers } from '../train/parallel.js';
 import { ConfigError, CheckpointError } from '../errors.js';
 import { readMetrics } from '../report/metrics.js';
+import { isHfCheckpoint } from '../io/hf.js';
+import { loadHfWeights, resolveWithHfInit } from './hfInit.js';
 
 export interface RunOptions {
   modality: string | Modality;
@@ -34,17 +36,20 @@ function toMap(o: RunOptions['overrides']): Map<string, unknown> {
 
 export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; config: ResolvedConfig }> {
   const modality = typeof o.modality === 'string' ? await loadModality(o.modality) : o.modality;
-  const config = resolveConfig({
+  const config = resolveWithHfInit(modality, {
     modality: modality.name,
     modalitySchema: modality.schema,
     presets: modality.presets,
     preset: o.preset ?? modality.defaultPreset,
     file: o.configFile,
     overrides: toMap(o.overrides),
-  });
+  }, o.log ?? ((m: string) => console.error(m)));
   await initBackend(config.backend, { log: o.log });
   return { modality, config };
 }
+
+/** `--init` of a config (finetune.init): empty when training from scratch. */
+const initOf = (config: ResolvedConfig) => (config['finetune'] as { init: string }).init;
 
 export interface PretrainOutcome extends TrainResult {
   config: ResolvedConfig;
@@ -56,6 +61,17 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
   log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
   const data = await modality.createData(config, 'train');
   const task = createPretrainTask(modality, config, data);
+  const init = initOf(config);
+  if (init) {
+    // Continue pretraining from a checkpoint: the student starts from it, the teacher from the student.
+    try {
+      tf.dispose(Object.values(await loadInit(init, modality, config, task, log)));
+    } catch (err) {
+      task.dispose();
+      throw err;
+    }
+    task.ema.resetToStudent();
+  }
   let workers: GradientWorkers | undefined;
   if (config.train.workers > 0) {
     if (typeof o.modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');
@@ -107,6 +123,17 @@ export async function loadStudentWeights(
   return student;
 }
 
+/**
+ * Loads `--init` into encoder + Transformer: a d2v run or checkpoint folder (its student), or a
+ * Hugging Face folder (config resolved by prepareRun). Returns the loaded student weights (a
+ * d2v checkpoint's may hold a fine-tuned head); the caller disposes them.
+ */
+export async function loadInit(init: string, modality: Modality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
+  const dir = resolve(init);
+  if (isHfCheckpoint(dir)) return loadHfWeights(dir, modality, config, parts, log);
+  return loadStudentWeights(resolveCheckpointDir(init), parts, log);
+}
+
 export interface FinetuneOutcome extends TrainResult {
   config: ResolvedConfig;
   metrics: Record<string, number>;
@@ -136,9 +163,9 @@ export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
   const config = finetuneConfig(prepared.config);
   if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
   const parts = buildStudent(modality, config);
-  const init = (config['finetune'] as { init: string }).init;
+  const init = initOf(config);
   let studentWeights: Record<string, tf.Tensor> | undefined;
-  if (init) studentWeights = await loadStudentWeights(resolveCheckpointDir(init), parts, log);
+  if (init) studentWeights = await loadInit(init, modality, config, parts, log);
   else log('d2v: finetune from scratch (no finetune.init given)');
   const ctx: DownstreamContext = { config, encoder: parts.encoder, transformer: parts.transformer, log, weights: studentWeights };
   const task = await modality.createFinetuneTask(ctx).finally(() => {
@@ -169,8 +196,8 @@ export async function evaluate(o: RunOptions & { task?: string }): Promise<Recor
   }
   const parts = buildStudent(modality, config);
   try {
-    const init = (config['finetune'] as { init: string }).init;
-    const weights = init ? await loadStudentWeights(resolveCheckpointDir(init), parts, log) : undefined;
+    const init = initOf(config);
+    const weights = init ? await loadInit(init, modality, config, parts, log) : undefined;
     if (!init) log('d2v: evaluating a randomly initialised encoder (no --init given)');
     const metrics = await evals[name]!({ config, encoder: parts.encoder, transformer: parts.transformer, log, weights }).finally(() => {
       if (weights) tf.dispose(Object.values(weights));

@@ -6,8 +6,9 @@ import { loadModality } from '../registry/registry.js';
 import { fullSchema } from '../config/resolve.js';
 import { D2vError } from '../errors.js';
 import { CORE_SCHEMA } from '../config/coreSchema.js';
+import { EXPORT_USAGE, exportFromArgs } from './export.js';
 
-const COMMANDS = ['pretrain', 'finetune', 'eval', 'info'];
+const COMMANDS = ['pretrain', 'finetune', 'eval', 'info', 'export'];
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -16,6 +17,10 @@ export async function main(argv: string[]): Promise<number> {
   const preset = typeof args.meta['preset'] === 'string' ? args.meta['preset'] : undefined;
   const log = (m: string) => console.error(m);
 
+  if (args.meta['help'] && command === 'export') {
+    console.log(EXPORT_USAGE);
+    return 0;
+  }
   if (args.meta['help'] || command === 'help') {
     if (modalitySpec) {
       const m = await loadModality(modalitySpec);
@@ -32,6 +37,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   if (command === 'info') {
     console.log(await info(modalitySpec));
+    return 0;
+  }
+  if (command === 'export') {
+    const r = await exportFromArgs(args.meta, args.overrides, log);
+    console.log(`exported ${r.modality} as Hugging Face ${r.architecture} (${r.tensors} tensors, ${r.parameters} parameters): ${r.dir}`);
     return 0;
   }
   if (!modalitySpec) {

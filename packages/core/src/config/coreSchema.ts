@@ -79,7 +79,7 @@ export const CORE_SCHEMA: Schema = {
     workers: int(0, 'extra worker threads computing micro-batches in parallel (data parallel; use with optim.accumulate >= 2)'),
   },
   finetune: {
-    init: opt('', 'pretrained run or checkpoint folder to start from; empty = random init (from scratch)', { type: 'path' }),
+    init: opt('', 'run, checkpoint or Hugging Face data2vec folder to start from (pretrain, finetune, eval, export); empty = random init (from scratch)', { type: 'path' }),
     lr: opt(1e-4, 'peak learning rate while fine-tuning'),
     steps: int(20000, 'fine-tuning updates'),
     batchSize: int(32, 'fine-tuning batch size'),

@@ -5,3 +5,22 @@ export { float16ToFloat32, bfloat16ToFloat32 } from './half.js';
 export { CheckpointManager, stepDirName, CHECKPOINT_FORMAT } from './checkpoint.js';
 export type { CheckpointPayload, LoadedCheckpoint, LoadOptions, TensorGroups } from './checkpoint.js';
 export { diffConfig } from './configDiff.js';
+export {
+  HF_TRANSFORMER_KEYS,
+  HF_CONFIG_FILE,
+  HF_WEIGHTS_FILE,
+  hfLinear,
+  hfLayerNorm,
+  hfTransformerWeights,
+  hfConfigFor,
+  d2vOptionsFromHf,
+  checkDerivedHfOptions,
+  hfTensorsFor,
+  d2vTensorsFromHf,
+  isHfCheckpoint,
+  readHfConfig,
+  readHfTensors,
+  writeHfCheckpoint,
+  hiddenStates,
+} from './hf.js';
+export type { HfLayout, HfWeight, HfConfigKey, HfMapping, HfBlockNames, HfImportedConfig, HfImportedWeights, HiddenStates } from './hf.js';

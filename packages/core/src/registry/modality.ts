@@ -11,6 +11,7 @@ import type { Rng } from '../train/rng.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Transformer } from '../nn/transformer.js';
 import type { TrainTask } from '../train/task.js';
+import type { HfMapping } from '../io/hf.js';
 
 /** A batch of raw inputs as the modality's data source produced it. */
 export interface Batch {
@@ -120,4 +121,6 @@ export interface Modality {
    * (e.g. speech's conv stack, which costs more than its Transformer). Omitted = negligible.
    */
   encoderForwardFlops?(config: ResolvedConfig, tokensPerSample: number): number;
+  /** How encoder + Transformer map to a Hugging Face transformers model (`d2v export --format hf`, `--init HF_FOLDER`). */
+  readonly hf?: HfMapping;
 }
