@@ -4,13 +4,27 @@
  * modality's training loop must pass (falling loss, flat tensor count).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
+
+const tempDirs: string[] = [];
+
+/** A fresh folder under the OS temp folder, removed by removeTempDirs() (call it in afterAll). */
+export function tempDir(prefix = 'd2v-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir() made in this process. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };

@@ -5,3 +5,5 @@ export { float16ToFloat32, bfloat16ToFloat32 } from './half.js';
 export { CheckpointManager, stepDirName, CHECKPOINT_FORMAT } from './checkpoint.js';
 export type { CheckpointPayload, LoadedCheckpoint, LoadOptions, TensorGroups } from './checkpoint.js';
 export { diffConfig } from './configDiff.js';
+export { encodeNpy } from './npy.js';
+export type { NpyData } from './npy.js';
