@@ -12,6 +12,7 @@ import { subsetDataset, indicesWhere } from './data/dataset.js';
 import { createCtcTask, evaluateCtc } from './ctcTask.js';
 import { convLayersOf, dataOptions, encoderConfig, loadSpeechSplit, maskingOptions } from './options.js';
 import { speechEncoderForwardFlops } from './flops.js';
+import { speechInference } from './inference.js';
 
 const PAPER_CHANNELS = [512, 512, 512, 512, 512, 512, 512];
 const PAPER_KERNELS = [10, 3, 3, 3, 3, 2, 2];
@@ -176,4 +177,5 @@ export const modality: Modality = {
   createFinetuneTask: createCtcTask,
   evaluations: { ctc: evaluateCtc },
   encoderForwardFlops: (c, frames) => speechEncoderForwardFlops(encoderConfig(c), frames),
+  inference: speechInference,
 };
