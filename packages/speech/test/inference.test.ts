@@ -114,7 +114,7 @@ describe('speech loadModel on a CTC fine-tuned run', () => {
     expect(model.task).toBe('ctc');
     const parts = buildStudent(modality, model.config);
     const weights = await loadStudentWeights(model.checkpoint, parts, () => {});
-    const { head, loaded } = headFrom({ config: model.config, encoder: parts.encoder, transformer: parts.transformer, log: () => {}, weights });
+    const { head, loaded } = headFrom({ config: model.config, encoder: parts.encoder, transformer: parts.transformer, log: () => {}, weights }, 0);
     tf.dispose(Object.values(weights));
     parts.encoder.setTraining(false);
     parts.transformer.setTraining(false);
