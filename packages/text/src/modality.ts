@@ -13,6 +13,7 @@ import { PackedTextSource } from './batch.js';
 import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
 import { loadPackedCorpus, maskingOptions, textOptions, tokenizerFile, tokenizerVocabSize } from './resources.js';
 import { createFinetuneTask, classifyEvaluation, probeEvaluation } from './downstream.js';
+import { textInference } from './inference.js';
 
 export const schema = {
   data: {
@@ -178,4 +179,5 @@ export const modality: Modality = {
   createFinetuneTask,
   // The first entry is what `d2v eval` runs without --task: the package's eval script evaluates a fine-tuned run.
   evaluations: { classify: classifyEvaluation, probe: probeEvaluation },
+  inference: textInference,
 };
