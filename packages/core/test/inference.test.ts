@@ -284,6 +284,8 @@ describe('d2v predict and d2v embed', () => {
     await expect(cliMain(['predict', '--init', ft, '--input', inputs, '--output', 'x.txt'])).rejects.toThrow(/--output x.txt: write predictions to a .jsonl or .csv file/);
     await expect(cliMain(['embed', '--init', pre, '--input', inputs, '--out', 'x.npy'])).rejects.toThrow(/write embeddings to a .safetensors file/);
     await expect(cliMain(['embed', '--init', pre, '--input', inputs, '--out', 'x.safetensors', '--pool', 'max'])).rejects.toThrow(/--pool must be one of mean, none \(got 'max'\)/);
+    await expect(cliMain(['embed', '--init', pre, '--input', inputs, '--out', 'x.safetensors', '--npy=false'])).rejects.toThrow(/--npy is a flag and takes no value/);
+    await expect(cliMain(['predict', '--init', ft, '--init', pre, '--input', inputs])).rejects.toThrow(/--init given twice/);
     const predictPre = await capture(() => cliMain(['predict', '--modality', TOY, '--init', pre, '--input', inputs]).catch((e: Error) => (console.error(e.message), 1)));
     expect(predictPre.err).toMatch(/has no fine-tuned head to predict with/);
     const help = await capture(() => cliMain(['embed', '--help']));

@@ -62,6 +62,7 @@ export function parseInferenceArgs(command: InferenceCommand, argv: readonly str
       throw new ConfigError(`d2v ${command}: unknown option --${key}${hint ? ` (did you mean --${hint}?)` : ''}; options: ${Object.keys(spec).map((k) => `--${k}`).join(', ')}`, key);
     }
     if (!opt[0]) {
+      if (inline !== undefined) throw new ConfigError(`d2v ${command}: --${key} is a flag and takes no value (got '${inline}')`, key);
       flags.add(key);
       continue;
     }
