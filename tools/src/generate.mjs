@@ -196,6 +196,8 @@ function packageJson(
       'pretrain-v2': `d2v pretrain --modality ${name} --preset tiny-v2 --out ${runs}/pretrain-v2`,
       finetune: `d2v finetune --modality ${name} --init ${runs}/pretrain --out ${runs}/finetune`,
       eval: `d2v eval --modality ${name} --task probe --init ${runs}/pretrain --out ${runs}/eval`,
+      predict: `d2v predict --init ${runs}/finetune`,
+      embed: `d2v embed --init ${runs}/pretrain --out ${runs}/embeddings.safetensors`,
     },
     dependencies: { '@d2v/core': v.core, '@tensorflow/tfjs-core': v.tfjsCore },
     devDependencies: { tsx: v.tsx },

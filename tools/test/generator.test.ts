@@ -92,12 +92,14 @@ describe('d2v-new-modality sensors', () => {
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     for (const f of ['package.json', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'scripts/make-example-data.ts']) expect(existsSync(join(pkg, f))).toBe(true);
-    for (const f of ['encoder', 'masking', 'data', 'head', 'modality', 'index']) expect(existsSync(join(pkg, 'src', `${f}.ts`))).toBe(true);
+    for (const f of ['encoder', 'masking', 'data', 'head', 'inference', 'modality', 'index']) expect(existsSync(join(pkg, 'src', `${f}.ts`))).toBe(true);
     const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
     expect(meta).toMatchObject({ name: '@d2v/sensors', nx: { name: 'sensors' }, d2v: { modality: true }, exports: { '.': './src/index.ts' } });
     expect(meta.dependencies['@d2v/core']).toBe(JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).version);
     for (const cmd of ['pretrain', 'finetune', 'eval']) expect(meta.scripts[cmd]).toMatch(new RegExp(`^d2v ${cmd} --modality sensors `));
     expect(meta.scripts['pretrain-v2']).toMatch(/^d2v pretrain --modality sensors --preset tiny-v2 /);
+    expect(meta.scripts['predict']).toBe('d2v predict --init ../../runs/sensors/finetune');
+    expect(meta.scripts['embed']).toBe('d2v embed --init ../../runs/sensors/pretrain --out ../../runs/sensors/embeddings.safetensors');
     expect(Object.keys(meta.scripts)).toEqual(expect.arrayContaining(['test', 'typecheck']));
     expect(JSON.parse(readFileSync(join(pkg, 'tsconfig.json'), 'utf8')).extends).toBe('../../tsconfig.base.json');
     expect(readFileSync(join(pkg, 'src', 'modality.ts'), 'utf8')).toContain("name: 'sensors',");
@@ -144,6 +146,24 @@ describe('d2v-new-modality sensors', () => {
     expect(losses.length).toBeGreaterThanOrEqual(4);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ preset: 'tiny-v2', objective: { version: 2, clones: 4 }, masking: { exactFraction: 0.5 } });
+  });
+
+  it('embeds through the d2v command; predict on a pretraining run says there is no head', async () => {
+    const out = tempDir('d2v-tools-run-');
+    const d2v = join(REPO, 'packages', 'core', 'bin', 'd2v.mjs');
+    expect((await run([d2v, 'pretrain', '--modality', 'sensors', '--steps', '2', '--out', out], pkg)).code).toBe(0);
+    const file = join(tempDir('d2v-tools-in-'), 'inputs.jsonl');
+    const series = JSON.stringify({ values: Array.from({ length: 64 }, (_, t) => [Math.sin(t / 3), Math.cos(t / 5), 0.1]) });
+    writeFileSync(file, `${series}\n{"values": "none"}\n${series}\n`);
+    const target = join(out, 'e.safetensors');
+    const r = await run([d2v, 'embed', '--init', out, '--input', file, '--out', target], pkg);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('embedded 2 input(s): mean-pooled features of the last block, [2, 64]; skipped 1');
+    expect(r.stderr).toContain(`d2v: skipped ${file}:2: values must hold 64 steps`);
+    expect(existsSync(target)).toBe(true);
+    const p = await run([d2v, 'predict', '--init', out, '--input', file], pkg);
+    expect(p.code).toBe(1);
+    expect(p.stderr.trim().split('\n').at(-1)).toMatch(/^d2v: CheckpointError: .*has no fine-tuned head to predict with \(a pretraining checkpoint, step 2; sensors predicts with: classify\)/);
   });
 
   it('is discovered by `d2v info` as an installed modality package', async () => {

@@ -7,7 +7,7 @@ export { stepRng } from './train/stepRng.js';
 
 // Tensors and layers
 export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime, applyMaskEmbedding, stopGradient } from './ops/basic.js';
-export { Module, ModuleGroup } from './nn/module.js';
+export { Module, ModuleGroup, weightsUnder } from './nn/module.js';
 export type { ParamInfo, ParamOptions } from './nn/module.js';
 export { Linear, LayerNorm } from './nn/layers.js';
 export { truncNormal, xavierUniform, fanInUniform } from './nn/init.js';
@@ -24,7 +24,7 @@ export type { EmaDecayOptions } from './objective/ema.js';
 export { channelStd, checkCollapse } from './objective/collapse.js';
 export type { CollapseGuardOptions } from './objective/collapse.js';
 export { RegressionHead } from './model/regressionHead.js';
-export { Data2VecTaskBase, buildStudent } from './model/base.js';
+export { Data2VecTaskBase, buildStudent, topKTargets } from './model/base.js';
 export type { Data2VecParts } from './model/base.js';
 export { Data2VecPretrainTask } from './model/data2vec.js';
 export { Data2Vec2PretrainTask, multiMask, maskedRegression } from './model/data2vec2.js';
@@ -61,6 +61,12 @@ export type {
   DataSource,
   DownstreamContext,
   DownstreamTask,
+  ModalityInference,
+  NamedInput,
+  SkippedInput,
+  PredictionRecord,
+  Predictor,
+  PredictionHead,
 } from './registry/modality.js';
 export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig, calibrateUpdateSeconds } from './cli/commands.js';
 export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './cli/commands.js';
@@ -69,6 +75,22 @@ export { exportCheckpoint, openCheckpoint, EXPORT_FORMATS } from './cli/export.j
 export type { ExportOptions, ExportResult, OpenedCheckpoint } from './cli/export.js';
 export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './cli/hfInit.js';
 export { parseArgs } from './cli/args.js';
+export { inferenceMain, parseInferenceArgs, inferenceHelp, INFERENCE_COMMANDS } from './cli/inference.js';
+export type { InferenceCommand } from './cli/inference.js';
+
+// Inference with trained runs: loadModel, embed, predict
+export { loadModel, D2vModel, EMBED_POOLS, EMBED_LAYERS, DEFAULT_INFERENCE_BATCH } from './inference/model.js';
+export type { LoadModelOptions, InferenceOptions, EmbedOptions, Embeddings, Predictions, ModelInput, EmbedPool, EmbedLayers } from './inference/model.js';
+export {
+  writePredictions,
+  predictionsToJsonl,
+  predictionsToCsv,
+  predictionFormat,
+  writeEmbeddings,
+  embeddingsToSafetensors,
+  embeddingsLayout,
+  checkEmbeddingsFile,
+} from './inference/outputs.js';
 export { main as cliMain, runCli } from './cli/main.js';
 
 // Reporting

@@ -5,7 +5,7 @@
  * modality's hidden states with a Hugging Face fixture's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
@@ -16,6 +16,20 @@ import { openCheckpoint } from './cli/export.js';
 import { hfMappingOf } from './cli/hfInit.js';
 import { hiddenStates } from './io/hf.js';
 import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
+
+const tempDirs: string[] = [];
+
+/** A fresh folder under the OS temp folder, removed by removeTempDirs() (call it in afterAll). */
+export function tempDir(prefix = 'd2v-test-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** Removes every folder tempDir() made in this process. */
+export function removeTempDirs(): void {
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
 
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };

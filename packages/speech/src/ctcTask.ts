@@ -4,7 +4,7 @@
  * optional channel masking) kept while training, greedy decoding, WER/CER on the test split.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, ModuleGroup, Rng, ConfigError, type DownstreamContext, type DownstreamTask, type ParamInfo, type ResolvedConfig } from '@d2v/core';
+import { Module, Linear, ModuleGroup, Rng, ConfigError, weightsUnder, type DownstreamContext, type DownstreamTask, type ParamInfo, type ResolvedConfig } from '@d2v/core';
 import type { SpeechEncoder } from './encoder.js';
 import { SpeechDataSource, type SpeechBatch, sortedBatches } from './data/source.js';
 import { subsetDataset, type SpeechDataset } from './data/dataset.js';
@@ -118,12 +118,15 @@ export function labelledSubset(ds: SpeechDataset, n: number, seed: number): Spee
   return subsetDataset(ds, pick, `${n} labelled utterances`);
 }
 
-function headFrom(ctx: DownstreamContext, seed: number): { head: CtcHead; loaded: boolean } {
+/** The CTC head's name in a fine-tuned checkpoint: its parameters are `ctc_head.*`. */
+export const CTC_HEAD = 'ctc_head';
+
+/** A CTC head, with the fine-tuned checkpoint's weights when `ctx.weights` holds them (`loaded`). */
+export function headFrom(ctx: DownstreamContext, seed: number): { head: CtcHead; loaded: boolean } {
   const head = new CtcHead(ctx.config.model.dim, VOCAB_SIZE, seed);
-  const prefix = 'ctc_head.';
-  const w = ctx.weights ? Object.entries(ctx.weights).filter(([k]) => k.startsWith(prefix)) : [];
-  if (w.length) head.loadState(Object.fromEntries(w.map(([k, v]) => [k.slice(prefix.length), v])), 'CTC head');
-  return { head, loaded: w.length > 0 };
+  const saved = weightsUnder(ctx.weights, `${CTC_HEAD}.`);
+  if (saved) head.loadState(saved, 'CTC head');
+  return { head, loaded: saved !== undefined };
 }
 
 function describeModel(c: ResolvedConfig, n: number): string {
@@ -139,7 +142,7 @@ export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamT
   const test = loadSpeechSplit(c, 'test');
   const { head } = headFrom(ctx, c.seed + 29);
   if (ft.freezeFeatureEncoder) encoder.extractor.setTrainable(false);
-  const model = new ModuleGroup({ encoder, transformer: ctx.transformer, ctc_head: head });
+  const model = new ModuleGroup({ encoder, transformer: ctx.transformer, [CTC_HEAD]: head });
   const source = new SpeechDataSource(train, { seed: c.seed, shuffle: true, pad: true });
   const bs = c.train.batchSize;
   ctx.log(`d2v: CTC fine-tuning on ${train.length} labelled utterances (${train.source}), testing on ${test.length} (${test.source})`);

@@ -1,8 +1,17 @@
 // @d2v/speech: data2vec for speech (wav2vec 2.0 front end, span masking, CTC fine-tuning).
-import { registerModality } from '@d2v/core';
+import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
+import type { SpeechInput } from './inference.js';
 
 registerModality(modality);
+
+/**
+ * Loads a speech run (its latest checkpoint) or checkpoint folder for `embed` and `predict`:
+ * inputs are WAV paths, WAV bytes or mono Float32Array samples at speech.sampleRate (16 kHz).
+ */
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<SpeechInput>> {
+  return loadAnyModel<SpeechInput>(runOrCheckpoint, { ...o, modality });
+}
 
 export { modality, presets, pretrainSource } from './modality.js';
 export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions } from './options.js';
@@ -12,7 +21,9 @@ export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d } from './ops/conv1d.js';
 export { speechHf } from './hf.js';
 export { speechEncoderForwardFlops } from './flops.js';
-export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
+export { CtcHead, CTC_HEAD, headFrom, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
+export { speechInference, minimumSamples } from './inference.js';
+export type { SpeechInput, SpeechSample } from './inference.js';
 export type { CtcForwardOptions } from './ctcTask.js';
 export { spanMask } from './masking/spanMask.js';
 export type { SpanMaskOptions, SpanMaskResult } from './masking/spanMask.js';

@@ -13,6 +13,7 @@ import { createCtcTask, evaluateCtc } from './ctcTask.js';
 import { convLayersOf, dataOptions, encoderConfig, loadSpeechSplit, maskingOptions } from './options.js';
 import { speechEncoderForwardFlops } from './flops.js';
 import { speechHf } from './hf.js';
+import { speechInference } from './inference.js';
 
 const PAPER_CHANNELS = [512, 512, 512, 512, 512, 512, 512];
 const PAPER_KERNELS = [10, 3, 3, 3, 3, 2, 2];
@@ -178,4 +179,5 @@ export const modality: Modality = {
   evaluations: { ctc: evaluateCtc },
   encoderForwardFlops: (c, frames) => speechEncoderForwardFlops(encoderConfig(c), frames),
   hf: speechHf,
+  inference: speechInference,
 };

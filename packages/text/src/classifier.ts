@@ -8,6 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, Module, Linear, Rng, disposeOutput, dropout, maskedMeanOverTime, type FeatureEncoder, type Transformer } from '@d2v/core';
 import type { TextBatch } from './batch.js';
 
+/** The head's name in a fine-tuned checkpoint: its parameters are `classifier.*`. */
+export const CLASSIFIER = 'classifier';
+
 export class ClassificationHead extends Module {
   readonly dense: Linear;
   readonly outProj: Linear;

@@ -4,8 +4,8 @@
  * checkpoint, and a linear probe on frozen sentence features.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ModuleGroup, trainLinearProbe, type DownstreamContext, type DownstreamTask, type ParamInfo, type ProbeData } from '@d2v/core';
-import { ClassificationHead, classificationMetrics, crossEntropy, sentenceFeatures, type ClassificationMetrics, type SentencePooling } from './classifier.js';
+import { ConfigError, ModuleGroup, trainLinearProbe, weightsUnder, type DownstreamContext, type DownstreamTask, type ParamInfo, type ProbeData } from '@d2v/core';
+import { CLASSIFIER, ClassificationHead, classificationMetrics, crossEntropy, sentenceFeatures, type ClassificationMetrics, type SentencePooling } from './classifier.js';
 import { LabelledTextSource, balancedSubset, labelledBatch, type LabelledSequences } from './batch.js';
 import { finetuneOptions, loadLabelled, loadTokenizer, probeOptions } from './resources.js';
 import { PAD_ID } from './tokenizer/sentencepiece.js';
@@ -37,7 +37,7 @@ export function extractSentenceFeatures(ctx: DownstreamContext, data: LabelledSe
 
 /** Test-split predictions of encoder + Transformer + head, and their metrics. */
 export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationHead, test: LabelledSequences, pool: SentencePooling = 'bos'): ClassificationMetrics & { testExamples: number } {
-  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
+  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, [CLASSIFIER]: head });
   model.setTraining(false);
   const preds = new Int32Array(test.labels.length);
   forEachBatch(test, (rows) => {
@@ -53,10 +53,8 @@ export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationH
 }
 
 /** A fine-tuned checkpoint's `classifier.*` weights (a pre-training checkpoint has none). */
-function classifierWeights(ctx: DownstreamContext): Record<string, tf.Tensor> | undefined {
-  if (!ctx.weights) return undefined;
-  const entries = Object.entries(ctx.weights).filter(([k]) => k.startsWith('classifier.'));
-  return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k.slice('classifier.'.length), v])) : undefined;
+export function classifierWeights(ctx: DownstreamContext): Record<string, tf.Tensor> | undefined {
+  return weightsUnder(ctx.weights, `${CLASSIFIER}.`);
 }
 
 /** Blank, malformed (skipped) and invalid-UTF-8 lines of the two TSV files, for the log. */
@@ -87,7 +85,7 @@ export async function createFinetuneTask(ctx: DownstreamContext): Promise<Downst
   const head = new ClassificationHead(c.model.dim, classes, f.headDropout, c.seed + 17);
   const saved = classifierWeights(ctx);
   if (saved) head.loadState(saved, 'classifier head');
-  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
+  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, [CLASSIFIER]: head });
   model.setTraining(true);
   const source = new LabelledTextSource(train, tokenizer.padId, c.seed);
   const bs = c.train.batchSize;

@@ -1,7 +1,16 @@
-import { registerModality } from '@d2v/core';
+import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
+import type { TextInput } from './inference.js';
 
 registerModality(modality);
+
+/**
+ * Loads a text run (its latest checkpoint) or checkpoint folder for `embed` and `predict`: inputs
+ * are strings (`model.inputsFrom(paths)` reads text files a line at a time, and TSVs).
+ */
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<TextInput>> {
+  return loadAnyModel<TextInput>(runOrCheckpoint, { ...o, modality });
+}
 
 // The modality and its model
 export { modality, presets, schema, createEncoder, createMasker } from './modality.js';
@@ -12,10 +21,12 @@ export { BertMasker, RandomMasker } from './masker.js';
 export type { TextMaskOptions } from './masker.js';
 export { PackedTextSource, LabelledTextSource, blockBatch, labelledBatch, encodeLabelled, balancedSubset } from './batch.js';
 export type { TextBatch, LabelledSequences } from './batch.js';
-export { ClassificationHead, sentenceFeatures, crossEntropy, classificationMetrics } from './classifier.js';
+export { ClassificationHead, CLASSIFIER, sentenceFeatures, crossEntropy, classificationMetrics } from './classifier.js';
 export type { ClassificationMetrics, SentencePooling } from './classifier.js';
-export { createFinetuneTask, classifyEvaluation, probeEvaluation, evaluateClassifier, extractSentenceFeatures } from './downstream.js';
-export { tokenizerFile, tokenizerVocabSize, loadTokenizer, loadPackedCorpus, loadLabelled, textFilesAt, corpusFiles } from './resources.js';
+export { createFinetuneTask, classifyEvaluation, probeEvaluation, evaluateClassifier, extractSentenceFeatures, classifierWeights } from './downstream.js';
+export { textInference } from './inference.js';
+export type { TextInput, TextSample } from './inference.js';
+export { tokenizerFile, tokenizerVocabSize, loadTokenizer, loadPackedCorpus, loadLabelled, labelledFile, textFilesAt, corpusFiles } from './resources.js';
 export type { TextDataOptions, TextOptions, TextMaskingOptions, TextFinetuneOptions, TextProbeOptions } from './resources.js';
 
 // Tokenizer
@@ -45,7 +56,7 @@ export { packDocuments, packTokenizedDocuments } from './data/packing.js';
 export type { PackMode, PackOptions, PackStats, PackedBlocks, SpecialTokenIds } from './data/packing.js';
 export { makeTokenBatch, gatherBlocks, paddingMaskFromLengths, shuffledBatches, iterateTokenBatches, EpochSampler } from './data/batching.js';
 export type { TokenBatch } from './data/batching.js';
-export { readLabelledTsv } from './data/tsv.js';
+export { readLabelledTsv, parseLabelledLine, TSV_HEADER } from './data/tsv.js';
 export type { TsvOptions, TsvStats, LabelledTexts } from './data/tsv.js';
 export { decodeLines, readDataFile } from './data/utf8.js';
 export type { InvalidUtf8Policy, DecodedLines } from './data/utf8.js';

@@ -14,6 +14,7 @@ import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
 import { loadPackedCorpus, maskingOptions, textOptions, tokenizerFile, tokenizerVocabSize } from './resources.js';
 import { createFinetuneTask, classifyEvaluation, probeEvaluation } from './downstream.js';
 import { textHf } from './hf.js';
+import { textInference } from './inference.js';
 
 export const schema = {
   data: {
@@ -180,4 +181,5 @@ export const modality: Modality = {
   // The first entry is what `d2v eval` runs without --task: the package's eval script evaluates a fine-tuned run.
   evaluations: { classify: classifyEvaluation, probe: probeEvaluation },
   hf: textHf,
+  inference: textInference,
 };

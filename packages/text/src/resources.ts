@@ -143,13 +143,19 @@ export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | '
   return corpusCache.get(key)!.then(({ blocks, read }) => ({ blocks, read, files }));
 }
 
+/** The classification TSV of a split: finetune.train / finetune.test, default the bundled spam subset. */
+export function labelledFile(c: ResolvedConfig, split: 'train' | 'test'): string {
+  const f = finetuneOptions(c);
+  return resolve((split === 'train' ? f.train : f.test) || bundledSpamFiles()[split]);
+}
+
 const labelledCache = new Map<string, Promise<LabelledSequences>>();
 
 /** The classification TSV of a split (finetune.train / finetune.test, default the bundled spam subset), tokenised. */
 export function loadLabelled(c: ResolvedConfig, split: 'train' | 'test'): Promise<LabelledSequences> {
   const f = finetuneOptions(c);
-  const trainFile = resolve(f.train || bundledSpamFiles().train);
-  const testFile = resolve(f.test || bundledSpamFiles().test);
+  const trainFile = labelledFile(c, 'train');
+  const testFile = labelledFile(c, 'test');
   const key = JSON.stringify([split, trainFile, testFile, tokenizerFile(c), f.maxTokens]);
   if (!labelledCache.has(key)) {
     const p = (async () => {

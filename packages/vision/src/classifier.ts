@@ -69,6 +69,9 @@ export function applyLayerDecay(ctx: DownstreamContext, decay: number): void {
   }
 }
 
+/** The head's name in a fine-tuned checkpoint: its parameters are `classifier.*`. */
+export const CLASSIFIER = 'classifier';
+
 export function classifierModel(ctx: DownstreamContext, head: ClassifierHead): ModuleGroup {
-  return new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, classifier: head });
+  return new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, [CLASSIFIER]: head });
 }

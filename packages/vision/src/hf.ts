@@ -6,9 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfTransformerWeights, type HfBlockNames, type HfMapping, type ResolvedConfig } from '@d2v/core';
 import { patchify, type VisionBatch } from './batch.js';
-import type { VisionOptions } from './modality.js';
-
-const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
+import { vis } from './options.js';
 
 /** One BEiT block (`encoder.layer.i`); its key projection has no bias. */
 const BLOCK: HfBlockNames = {

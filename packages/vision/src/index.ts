@@ -1,10 +1,20 @@
-import { registerModality } from '@d2v/core';
+import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
+import type { VisionInput } from './inference.js';
 
 registerModality(modality);
 
-export { modality, presets, loadSplit, extractFeatures, batching as batchingOptions } from './modality.js';
-export type { VisionOptions, VisionDataOptions } from './modality.js';
+/**
+ * Loads a vision run (its latest checkpoint) or checkpoint folder for `embed` and `predict`:
+ * inputs are image paths, encoded image bytes (PNG, JPEG, WebP) or [height, width, channels] pixel tensors.
+ */
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<VisionInput>> {
+  return loadAnyModel<VisionInput>(runOrCheckpoint, { ...o, modality });
+}
+
+export { modality, presets, loadSplit, extractFeatures } from './modality.js';
+export { batching as batchingOptions } from './options.js';
+export type { VisionOptions, VisionDataOptions } from './options.js';
 export { PatchEncoder, relativePositionIndex } from './encoder.js';
 export { visionHf } from './hf.js';
 export type { PatchEncoderConfig } from './encoder.js';
@@ -17,11 +27,13 @@ export { ImageDataSource, makeVisionBatch, patchify } from './batch.js';
 export type { VisionBatch, BatchingOptions } from './batch.js';
 export { readIdx, parseIdx, writeIdx, loadIdxDataset } from './data/idx.js';
 export type { IdxArray, IdxDataset } from './data/idx.js';
-export { loadImageFolder, decodeImage, IMAGE_EXTENSIONS } from './data/imageFolder.js';
-export type { ImageFolderOptions } from './data/imageFolder.js';
-export { loadImageDataset, InMemoryImageDataset, FASHION_MNIST_CLASSES } from './data/dataset.js';
+export { loadImageFolder, decodeImage, imagesUnder, IMAGE_EXTENSIONS } from './data/imageFolder.js';
+export type { ImageFolderOptions, ImageSource, RawImage } from './data/imageFolder.js';
+export { loadImageDataset, datasetClassNames, InMemoryImageDataset, FASHION_MNIST_CLASSES } from './data/dataset.js';
 export type { ImageDataset } from './data/dataset.js';
 export { augmentImage, sampleCrop, cropResize, normalise } from './data/augment.js';
 export type { AugmentOptions } from './data/augment.js';
 export { bundledFashionMnistDir, debianFashionMnistDir } from './data/paths.js';
-export { ClassifierHead, pooledFeatures, probeFeatures, smoothedCrossEntropy, applyLayerDecay } from './classifier.js';
+export { ClassifierHead, CLASSIFIER, pooledFeatures, probeFeatures, smoothedCrossEntropy, applyLayerDecay } from './classifier.js';
+export { visionInference } from './inference.js';
+export type { VisionInput, VisionSample } from './inference.js';

@@ -11,6 +11,7 @@ import {
   trainLinearProbe,
   accuracyOf,
   ConfigError,
+  weightsUnder,
   type Modality,
   type ResolvedConfig,
   type DownstreamContext,
@@ -21,36 +22,13 @@ import {
 import { PatchEncoder } from './encoder.js';
 import { visionHf } from './hf.js';
 import { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
-import { ImageDataSource, makeVisionBatch, type BatchingOptions, type VisionBatch } from './batch.js';
+import { ImageDataSource, makeVisionBatch, type VisionBatch } from './batch.js';
+import { batching, dat, vis } from './options.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
 import { bundledFashionMnistDir } from './data/paths.js';
-import { ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, probeFeatures, smoothedCrossEntropy } from './classifier.js';
+import { CLASSIFIER, ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, probeFeatures, smoothedCrossEntropy } from './classifier.js';
+import { visionInference } from './inference.js';
 
-export interface VisionOptions {
-  imageSize: number;
-  patchSize: number;
-  channels: number;
-  positions: 'learned' | 'relative';
-  cls: boolean;
-  maskRatio: number;
-  minBlockPatches: number;
-  minAspect: number;
-  inverseBlockSize: number;
-  maskAdjust: number;
-}
-
-export interface VisionDataOptions {
-  path: string;
-  skipBad: boolean;
-  mean: number[];
-  std: number[];
-  randomResizedCrop: boolean;
-  cropScale: number[];
-  hflip: boolean;
-}
-
-const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
-const dat = (c: ResolvedConfig) => c['data'] as VisionDataOptions;
 const ft = (c: ResolvedConfig) => c['finetune'] as { labelsPerClass: number; labelSmoothing: number; layerDecay: number; batchSize: number };
 const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; testImages: number; weightDecay: number; topBlocks: number };
 
@@ -180,19 +158,6 @@ export const presets = {
   },
 };
 
-export function batching(c: ResolvedConfig): BatchingOptions {
-  const v = vis(c);
-  const d = dat(c);
-  const [s0, s1] = d.cropScale as [number, number];
-  return {
-    imageSize: v.imageSize,
-    patchSize: v.patchSize,
-    mean: d.mean,
-    std: d.std,
-    augment: { randomResizedCrop: d.randomResizedCrop, scale: [s0, s1], ratio: [3 / 4, 4 / 3], hflip: d.hflip },
-  };
-}
-
 const datasetCache = new Map<string, Promise<ImageDataset>>();
 
 /** Loads (once per process) the train or test split named by data.path, checking it fits the config. */
@@ -247,9 +212,8 @@ async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTas
   const test = await loadSplit(c, 'test');
   const head = new ClassifierHead(c.model.dim, train.numClasses, c.seed + 17);
   // A fine-tuned checkpoint carries its classifier (a pretraining one has only the regression head).
-  if (ctx.weights && Object.keys(ctx.weights).some((k) => k.startsWith('classifier.'))) {
-    head.loadState(Object.fromEntries(Object.entries(ctx.weights).filter(([k]) => k.startsWith('classifier.')).map(([k, v]) => [k.slice(11), v])), 'classifier head');
-  }
+  const saved = weightsUnder(ctx.weights, `${CLASSIFIER}.`);
+  if (saved) head.loadState(saved, 'classifier head');
   applyLayerDecay(ctx, f.layerDecay);
   const model = classifierModel(ctx, head);
   const source = new ImageDataSource(train, { ...batching(c), augment: { ...batching(c).augment, randomResizedCrop: false } }, c.seed, true);
@@ -342,5 +306,6 @@ export const modality: Modality = {
   createFinetuneTask,
   evaluations: { probe: linearProbe, pixels: pixelProbe },
   hf: visionHf,
+  inference: visionInference,
 };
 

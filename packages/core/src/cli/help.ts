@@ -7,7 +7,7 @@ const fmt = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? v.join(','
 export function helpText(command: string, modalityName: string | undefined, schema: Schema, presets?: Record<string, ConfigTree>, preset?: string): string {
   const lines: string[] = [];
   lines.push(`usage: d2v ${command} --modality NAME [--preset P] [--config file.json] [--key value ...]`, '');
-  lines.push('commands: pretrain | finetune | eval | info | export', '');
+  lines.push('commands: pretrain | finetune | eval | info | predict | embed | export (d2v predict --help, d2v export --help)', '');
   lines.push('run options:');
   for (const [k, h] of Object.entries(META_OPTIONS)) lines.push(`  --${k.padEnd(30)} ${h}`);
   lines.push('', `aliases: ${Object.entries(ALIASES).map(([a, k]) => `--${a} = --${k}`).join(', ')}`, '');

@@ -7,10 +7,13 @@ import { fullSchema } from '../config/resolve.js';
 import { D2vError } from '../errors.js';
 import { CORE_SCHEMA } from '../config/coreSchema.js';
 import { EXPORT_USAGE, exportFromArgs } from './export.js';
+import { INFERENCE_COMMANDS, inferenceMain, type InferenceCommand } from './inference.js';
 
-const COMMANDS = ['pretrain', 'finetune', 'eval', 'info', 'export'];
+const COMMANDS = ['pretrain', 'finetune', 'eval', 'info', 'export', ...INFERENCE_COMMANDS];
 
 export async function main(argv: string[]): Promise<number> {
+  // predict/embed read a run, not a config: their own options (--input takes several paths).
+  if (INFERENCE_COMMANDS.includes(argv[0] as InferenceCommand)) return inferenceMain(argv[0] as InferenceCommand, argv.slice(1));
   const args = parseArgs(argv);
   const command = args.command ?? 'help';
   const modalitySpec = typeof args.meta['modality'] === 'string' ? args.meta['modality'] : undefined;

@@ -24,3 +24,5 @@ export {
   hiddenStates,
 } from './hf.js';
 export type { HfLayout, HfWeight, HfConfigKey, HfMapping, HfBlockNames, HfImportedConfig, HfImportedWeights, HiddenStates } from './hf.js';
+export { encodeNpy } from './npy.js';
+export type { NpyData } from './npy.js';

@@ -13,7 +13,7 @@ import { buildTargets } from '../objective/targets.js';
 import { checkCollapse } from '../objective/collapse.js';
 import { Rng } from '../train/rng.js';
 import type { TrainTask, LossResult } from '../train/task.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import type { ObjectiveConfig, ResolvedConfig } from '../config/resolve.js';
 import type { DataSource, FeatureEncoder, Features, MaskingStrategy, Modality } from '../registry/modality.js';
 
 export interface Data2VecParts {
@@ -27,6 +27,34 @@ export function buildStudent(modality: Modality, config: ResolvedConfig): Data2V
   const encoder = modality.createEncoder(config, rng.seed());
   const transformer = new Transformer(config.model, rng.seed());
   return { encoder, transformer };
+}
+
+/**
+ * data2vec's targets from an encoder + Transformer on unmasked features: the top-K block (or FFN)
+ * outputs, each normalised as `objective` says, averaged, normalised again ([B, T, C]; T as the
+ * Transformer sees it, or without the extra tokens such as CLS in front when `dropExtra`). The
+ * teacher's targets in pretraining, and `d2v embed --layers topk` on a trained model. `topK`
+ * overrides objective.topK.
+ */
+export function topKTargets(encoder: FeatureEncoder, transformer: Transformer, f: Features, objective: ObjectiveConfig, dropExtra: boolean, topK = objective.topK): tf.Tensor3D {
+  const o = objective;
+  return tf.tidy(() => {
+    const e = encoder.embed(f, { training: false });
+    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, attnBias: e.attnBias });
+    const extra = dropExtra ? e.x.shape[1] - f.features.shape[1] : 0;
+    const drop = (x: tf.Tensor3D) => (extra > 0 ? (tf.slice(x, [0, extra, 0], [-1, -1, -1]) as tf.Tensor3D) : x);
+    const layers = (o.targetSource === 'ffn' ? out.ffn : out.blocks).map(drop);
+    const y = buildTargets(layers, {
+      topK,
+      instanceNormTargetLayer: o.instanceNormTargetLayer,
+      layerNormTargetLayer: o.layerNormTargetLayer,
+      instanceNormTargets: o.instanceNormTargets,
+      layerNormTargets: o.layerNormTargets,
+      paddingMask: extra > 0 && e.paddingMask ? (tf.slice(e.paddingMask, [0, extra], [-1, -1]) as tf.Tensor2D) : e.paddingMask,
+    });
+    disposeOutput(out);
+    return y;
+  });
 }
 
 export abstract class Data2VecTaskBase<P> implements TrainTask<P> {
@@ -91,28 +119,11 @@ export abstract class Data2VecTaskBase<P> implements TrainTask<P> {
 
   /**
    * The teacher's targets for every step of the unmasked input [B, T, C] (T as the Transformer sees
-   * it, or without the extra tokens such as CLS in front when `dropExtra`): the top-K block (or FFN)
-   * outputs, normalised as configured, averaged. Off the tape: the caller wraps it when needed.
+   * it, or without the extra tokens such as CLS in front when `dropExtra`). Off the tape: the caller
+   * wraps it when needed.
    */
   protected teacherTargets(f: Features, dropExtra: boolean): tf.Tensor3D {
-    const o = this.config.objective;
-    return tf.tidy(() => {
-      const e = this.teacherEncoder.embed(f, { training: false });
-      const out = this.teacherTransformer.forward(e.x, { paddingMask: e.paddingMask, attnBias: e.attnBias });
-      const extra = dropExtra ? e.x.shape[1] - f.features.shape[1] : 0;
-      const drop = (x: tf.Tensor3D) => (extra > 0 ? (tf.slice(x, [0, extra, 0], [-1, -1, -1]) as tf.Tensor3D) : x);
-      const layers = (o.targetSource === 'ffn' ? out.ffn : out.blocks).map(drop);
-      const y = buildTargets(layers, {
-        topK: o.topK,
-        instanceNormTargetLayer: o.instanceNormTargetLayer,
-        layerNormTargetLayer: o.layerNormTargetLayer,
-        instanceNormTargets: o.instanceNormTargets,
-        layerNormTargets: o.layerNormTargets,
-        paddingMask: extra > 0 && e.paddingMask ? (tf.slice(e.paddingMask, [0, extra], [-1, -1]) as tf.Tensor2D) : e.paddingMask,
-      });
-      disposeOutput(out);
-      return y;
-    });
+    return topKTargets(this.teacherEncoder, this.teacherTransformer, f, this.config.objective, dropExtra);
   }
 
   afterUpdate(step: number): Record<string, number> {

@@ -117,6 +117,15 @@ export abstract class Module {
 }
 
 /** Groups modules under names; used to EMA-track e.g. an encoder and a Transformer together. */
+/**
+ * The entries of a state whose names start with `prefix`, the prefix removed (e.g. a fine-tuned
+ * head's parameters in a checkpoint's student group, ready for loadState); undefined when none do.
+ */
+export function weightsUnder(state: Record<string, tf.Tensor> | undefined, prefix: string): Record<string, tf.Tensor> | undefined {
+  const entries = Object.entries(state ?? {}).filter(([k]) => k.startsWith(prefix));
+  return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k.slice(prefix.length), v])) : undefined;
+}
+
 export class ModuleGroup extends Module {
   constructor(modules: Record<string, Module>) {
     super();

@@ -101,6 +101,64 @@ export interface DownstreamTask extends TrainTask {
   evaluate(): Promise<Record<string, number>>;
 }
 
+/** One input of `embed`/`predict`, with the name results and messages report it under. */
+export interface NamedInput<I = unknown> {
+  name: string;
+  value: I;
+}
+
+/** An input that could not be read: named with the reason, while the others are processed. */
+export interface SkippedInput {
+  input: string;
+  reason: string;
+}
+
+/** What a head predicts for one input, as JSON (label and probabilities, a transcript, ...); core adds `input`. */
+export type PredictionRecord = Record<string, unknown>;
+
+/** A fine-tuned head ready for inference, in eval mode: one record per sample of a batch. */
+export interface Predictor {
+  predict(batch: Batch): PredictionRecord[];
+  dispose(): void;
+}
+
+/** A downstream task that `predict` can apply (e.g. image classification, CTC transcription). */
+export interface PredictionHead {
+  /**
+   * Prefix of the head's parameters in a fine-tuned checkpoint's student group (e.g. 'classifier.'):
+   * a checkpoint holding them was fine-tuned for this task.
+   */
+  weightsPrefix: string;
+  /** Builds the head from `ctx.weights` (the fine-tuned checkpoint's student group, valid only during the call). */
+  create(ctx: DownstreamContext): Predictor | Promise<Predictor>;
+}
+
+/**
+ * Inference with a trained run (`d2v predict` / `d2v embed`, core's `loadModel`): how inputs are
+ * read and batched, and which heads turn a fine-tuned model's outputs into predictions. Core does
+ * the rest (checkpoint, batching loop, skipped inputs, features, pooling, output files).
+ */
+export interface ModalityInference<I = unknown, S = unknown> {
+  /** What one input is, for messages (e.g. 'image', 'WAV file', 'text'). */
+  readonly inputKind: string;
+  /**
+   * Command-line paths -> named inputs (files under folders, lines of a text file, ...); a path
+   * that holds nothing usable is returned in `skipped`, never thrown.
+   */
+  inputsFrom(paths: readonly string[], config: ResolvedConfig): { inputs: NamedInput<I>[]; skipped: SkippedInput[] };
+  /** Reads one input (a path from inputsFrom or an in-memory value) into a sample; an unusable one throws a DataError naming it. */
+  load(value: I, name: string, config: ResolvedConfig): S | Promise<S>;
+  /** Stacks samples into a batch as the evaluations build it (no augmentation, no masking). */
+  collate(samples: S[], config: ResolvedConfig): Batch;
+  /** Downstream tasks by name (the names a fine-tuning config may record). */
+  heads: Record<string, PredictionHead>;
+  /**
+   * The task a run's config fine-tuned (e.g. a `finetune.task` key), when a modality has several
+   * heads. Without it core picks the head whose parameters the checkpoint holds.
+   */
+  taskOf?(config: ResolvedConfig): string | undefined;
+}
+
 export interface Modality {
   readonly name: string;
   readonly description: string;
@@ -123,4 +181,6 @@ export interface Modality {
   encoderForwardFlops?(config: ResolvedConfig, tokensPerSample: number): number;
   /** How encoder + Transformer map to a Hugging Face transformers model (`d2v export --format hf`, `--init HF_FOLDER`). */
   readonly hf?: HfMapping;
+  /** Inference with trained runs: `d2v predict`, `d2v embed`, `loadModel` (see ModalityInference). */
+  inference?: ModalityInference;
 }

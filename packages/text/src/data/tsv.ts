@@ -36,7 +36,11 @@ export interface LabelledTexts {
   stats: TsvStats;
 }
 
-function parseLine(line: string): { label: string; text: string } | string {
+/** A first line exactly `label<TAB>text` is a header. */
+export const TSV_HEADER = /^label\ttext$/i;
+
+/** One `label<TAB>text` line, or what is wrong with it. */
+export function parseLabelledLine(line: string): { label: string; text: string } | string {
   const tab = line.indexOf('\t');
   if (tab < 0) return 'expected "label<TAB>text" but the line has no tab';
   const label = line.slice(0, tab).trim();
@@ -67,8 +71,8 @@ export function readLabelledTsv(file: string, options: TsvOptions = {}): Labelle
       stats.emptyLines++;
       return;
     }
-    if (i === 0 && /^label\ttext$/i.test(line.trim())) return;
-    let parsed = parseLine(line);
+    if (i === 0 && TSV_HEADER.test(line.trim())) return;
+    let parsed = parseLabelledLine(line);
     if (typeof parsed !== 'string' && known && !known.has(parsed.label)) {
       parsed = `unknown label '${parsed.label}' (expected one of: ${options.labels!.join(', ')})`;
     }

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ConfigError, DataError } from '@d2v/core';
 import { loadIdxDataset } from './idx.js';
-import { classFolders, loadImageFolder, type ImageFolderOptions } from './imageFolder.js';
+import { classFolders, listImageFolder, loadImageFolder, type ImageFolderOptions } from './imageFolder.js';
 import { InMemoryImageDataset, convertChannels, type ImageDataset } from './memoryDataset.js';
 
 export { InMemoryImageDataset, convertChannels } from './memoryDataset.js';
@@ -94,8 +94,18 @@ function loadIdxSplit(pair: IdxPair, channels: 1 | 3 | undefined): InMemoryImage
   return new InMemoryImageDataset(pixels, d.labels, d.height, d.width, c, idxClassNames(pair, d.classes, d.labels), pair.images);
 }
 
+/** The split folders (train/, test/, val/) an ImageFolder root holds. */
+function splitFolders(root: string): string[] {
+  return [...FOLDER_SPLITS.train, ...FOLDER_SPLITS.test].filter((s) => existsSync(join(root, s)) && statSync(join(root, s)).isDirectory());
+}
+
+/** Label ids of an ImageFolder tree: the union of its splits' class folders, so train and test agree. */
+function folderClassNames(root: string, splitDirs: string[]): string[] {
+  return [...new Set(splitDirs.flatMap((s) => classFolders(join(root, s))))].sort();
+}
+
 function loadFolderSplit(root: string, split: DatasetSplit, opts: ImageFolderOptions): Promise<InMemoryImageDataset> {
-  const splitDirs = [...FOLDER_SPLITS.train, ...FOLDER_SPLITS.test].filter((s) => existsSync(join(root, s)) && statSync(join(root, s)).isDirectory());
+  const splitDirs = splitFolders(root);
   if (splitDirs.length === 0) {
     // A plain root/<class>/ tree is one split; using it as the test set would report training accuracy.
     if (split === 'test') {
@@ -105,8 +115,7 @@ function loadFolderSplit(root: string, split: DatasetSplit, opts: ImageFolderOpt
   }
   const dir = FOLDER_SPLITS[split].find((s) => splitDirs.includes(s));
   if (!dir) throw new DataError(root, `has ${splitDirs.map((s) => `${s}/`).join(', ')} but no ${FOLDER_SPLITS[split].map((s) => `${s}/`).join(' or ')} folder`);
-  // Label ids come from the union of the splits' class folders, so train and test agree.
-  const classes = opts.classes ?? [...new Set(splitDirs.flatMap((s) => classFolders(join(root, s))))].sort();
+  const classes = opts.classes ?? folderClassNames(root, splitDirs);
   return loadImageFolder(join(root, dir), { ...opts, classes });
 }
 
@@ -134,4 +143,16 @@ export async function loadImageDataset(pathOrSpec: string | ImageDatasetSpec, sp
   const pairs = idxPairs(path);
   if (pairs.length > 0) return loadIdxSplit(pickIdxPair(path, pairs, which), spec.channels);
   return loadFolderSplit(path, which, folderOpts);
+}
+
+/**
+ * Class names (label id = index) of a dataset folder's training split, decoding no image file:
+ * what a fine-tuned classifier's outputs mean.
+ */
+export function datasetClassNames(path: string): string[] {
+  if (!existsSync(path) || !statSync(path).isDirectory()) throw new DataError(path, 'dataset folder does not exist');
+  const pairs = idxPairs(path);
+  if (pairs.length > 0) return loadIdxSplit(pickIdxPair(path, pairs, 'train'), 1).classNames;
+  const splitDirs = splitFolders(path);
+  return splitDirs.length ? folderClassNames(path, splitDirs) : listImageFolder(path).classNames;
 }

@@ -44,7 +44,7 @@ function isDir(path: string): boolean {
 }
 
 /** Image files under a folder, recursively, sorted for a stable order. */
-function imagesUnder(dir: string): string[] {
+export function imagesUnder(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir).sort()) {
     if (isHidden(name)) continue;
@@ -94,13 +94,27 @@ export interface DecodedImage {
   height: number;
 }
 
+/** Raw HWC uint8 pixels (e.g. from a tensor or a canvas). */
+export interface RawImage {
+  data: Uint8Array;
+  height: number;
+  width: number;
+  channels: 1 | 2 | 3 | 4;
+}
+
+/** An image file, an encoded image in memory (PNG, JPEG, WebP bytes), or raw pixels. */
+export type ImageSource = string | Uint8Array | RawImage;
+
 /**
  * Decodes one image to HWC uint8 with `channels` channels; with `size`, resizes the short side to it
  * and centre-crops a square; with `height`/`width`, to exactly that box (same fit).
  */
-export async function decodeImage(file: string, size: number | { height: number; width: number } | undefined, channels: 1 | 3): Promise<DecodedImage> {
+export async function decodeImage(source: ImageSource, size: number | { height: number; width: number } | undefined, channels: 1 | 3): Promise<DecodedImage> {
   // failOn 'error' rejects truncated files; EXIF orientation is applied so images look as viewed.
-  let img = sharp(file, { failOn: 'error', autoOrient: true });
+  let img =
+    typeof source === 'string' || source instanceof Uint8Array
+      ? sharp(source, { failOn: 'error', autoOrient: true })
+      : sharp(source.data, { raw: { width: source.width, height: source.height, channels: source.channels } });
   if (size !== undefined) {
     const box = typeof size === 'number' ? { height: size, width: size } : size;
     img = img.resize(box.width, box.height, { fit: 'cover' });
