@@ -1,13 +1,28 @@
 /** The `d2v` command line. */
+import { createRequire } from 'node:module';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
 import { pretrain, finetune, evaluate, info } from './commands.js';
 import { loadModality } from '../registry/registry.js';
 import { fullSchema } from '../config/resolve.js';
-import { D2vError } from '../errors.js';
+import { ConfigError } from '../errors.js';
 import { CORE_SCHEMA } from '../config/coreSchema.js';
+import { describeFailure, EXIT } from './failure.js';
 
 const COMMANDS = ['pretrain', 'finetune', 'eval', 'info'];
+
+/** The version of @d2v/core, which is the version of the `d2v` command. */
+export function d2vVersion(): string {
+  return (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+}
+
+/** `--stop-after N`: a whole number of updates, at least 1. */
+function stopAfterOf(raw: string | true | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(`--stop-after expects a whole number of updates >= 1, got ${JSON.stringify(raw)}`, 'stop-after');
+  return n;
+}
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
@@ -16,6 +31,10 @@ export async function main(argv: string[]): Promise<number> {
   const preset = typeof args.meta['preset'] === 'string' ? args.meta['preset'] : undefined;
   const log = (m: string) => console.error(m);
 
+  if (args.meta['version']) {
+    console.log(`d2v ${d2vVersion()}`);
+    return EXIT.ok;
+  }
   if (args.meta['help'] || command === 'help') {
     if (modalitySpec) {
       const m = await loadModality(modalitySpec);
@@ -24,32 +43,33 @@ export async function main(argv: string[]): Promise<number> {
       console.log(helpText(command === 'help' ? 'pretrain' : command, undefined, CORE_SCHEMA));
       console.log('\nadd --modality NAME to see its options and presets');
     }
-    return 0;
+    return EXIT.ok;
   }
   if (!COMMANDS.includes(command)) {
     console.error(`d2v: unknown command '${command}'; commands: ${COMMANDS.join(', ')}`);
-    return 2;
+    return EXIT.usage;
   }
   if (command === 'info') {
     console.log(await info(modalitySpec));
-    return 0;
+    return EXIT.ok;
   }
   if (!modalitySpec) {
     console.error(`d2v ${command}: --modality NAME is required (e.g. --modality vision, or a plugin path)`);
-    return 2;
+    return EXIT.usage;
   }
   const run = {
     modality: modalitySpec,
     preset,
     configFile: typeof args.meta['config'] === 'string' ? args.meta['config'] : undefined,
     overrides: args.overrides,
-    stopAfter: typeof args.meta['stop-after'] === 'string' ? Number(args.meta['stop-after']) : undefined,
+    stopAfter: stopAfterOf(args.meta['stop-after']),
     log,
   };
   if (command === 'pretrain') {
     const r = await pretrain(run);
+    const skipped = r.skippedUpdates ? ` (${r.skippedUpdates} skipped: NaN/Infinity loss or gradients)` : '';
     console.log(
-      `pretrained ${r.step} steps; last loss ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'}; ` +
+      `pretrained ${r.step} steps${skipped}; last loss ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'}; ` +
         `${r.itemsPerSecond.toFixed(1)} samples/s\ncheckpoint: ${r.lastCheckpoint}\nmetrics: ${r.runDir}/metrics.jsonl\nplots: ${r.runDir}/loss.png`,
     );
   } else if (command === 'finetune') {
@@ -59,17 +79,31 @@ export async function main(argv: string[]): Promise<number> {
     const task = typeof args.meta['task'] === 'string' ? args.meta['task'] : undefined;
     console.log(JSON.stringify(await evaluate({ ...run, task }), null, 2));
   }
-  return 0;
+  return EXIT.ok;
 }
 
-/** Runs main and turns d2v errors into one clear line and a non-zero exit. */
-export async function runCli(argv: string[]): Promise<void> {
+/** True when the command line or D2V_DEBUG asks for stack traces. */
+function wantsStack(argv: string[]): boolean {
+  const debug = process.env['D2V_DEBUG'];
+  return (debug !== undefined && debug !== '' && debug !== '0') || argv.includes('--verbose');
+}
+
+/**
+ * The one top-level error handler of the `d2v` command: runs `main` and turns any failure, of any
+ * command, into one or two lines on stderr (what failed, which file or option, what to do) and a
+ * documented exit code (README: "Exit codes"); `--verbose` or D2V_DEBUG=1 adds the stack.
+ * Returns the exit code and sets process.exitCode.
+ */
+export async function runCli(argv: string[]): Promise<number> {
+  let code: number;
   try {
-    process.exitCode = await main(argv);
+    code = await main(argv);
   } catch (err) {
-    if (err instanceof D2vError) {
-      console.error(`d2v: ${err.name}: ${err.message}`);
-      process.exitCode = 1;
-    } else throw err;
+    const failure = describeFailure(err);
+    for (const line of failure.lines) console.error(line);
+    if (wantsStack(argv)) console.error(failure.stack);
+    code = failure.exitCode;
   }
+  process.exitCode = code;
+  return code;
 }
