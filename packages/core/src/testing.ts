@@ -1,16 +1,16 @@
 /**
- * Helpers for modality packages' tests (`@d2v/core/testing`): a few pretraining steps of a
- * modality's preset with the tensor count recorded after every update, and the checks every
- * modality's training loop must pass (falling loss, flat tensor count).
+ * Helpers for modality packages' tests (`@d2v/core/testing`): temporary folders that are cleaned
+ * up, a few pretraining steps of a modality's preset with the tensor count recorded after every
+ * update, and the checks every modality's training loop must pass (falling loss, flat tensor count).
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
+import { tempDir } from './tempDirs.js';
+
+export { tempDir, removeTempDirs } from './tempDirs.js';
 
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
@@ -24,13 +24,14 @@ export interface PretrainStepsResult {
 
 /** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
 export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
-  const out = mkdtempSync(join(tmpdir(), `d2v-${modality.name}-steps-`));
+  const out = tempDir(`${modality.name}-steps`);
   const config = resolveConfig({
     modality: modality.name,
     modalitySchema: modality.schema,
     presets: modality.presets,
     preset,
     overrides: new Map<string, unknown>(Object.entries({ out, ...overrides, 'train.steps': steps })),
+    validate: modality.validateConfig?.bind(modality),
   });
   const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const tensorCounts: number[] = [];
