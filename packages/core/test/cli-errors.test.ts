@@ -92,7 +92,7 @@ describe('the d2v command', () => {
     const typo = await d2v('pretrain', '--modality', 'vison');
     expect(typo.code).toBe(EXIT.environment);
     expect(typo.err).toHaveLength(1);
-    expect(typo.err[0]).toMatch(/modality 'vison' is not installed \(did you mean 'vision'\?\).*installed modalities: .*vision/);
+    expect(typo.err[0]).toMatch(/modality 'vison' is not installed; did you mean 'vision'\?; installed modalities: .*vision/);
     const other = await d2v('pretrain', '--modality', 'semver');
     expect(other.code).toBe(EXIT.environment);
     expect(other.err).toHaveLength(1);
@@ -142,6 +142,13 @@ describe('the d2v command', () => {
     expect(await initBackend('auto', { log: (m) => logs.push(m) })).toBe('wasm');
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/^d2v: backend auto -> wasm; not used: fake-gpu: libcudart\.so\.11\.0: cannot open shared object file; tensorflow-gpu: /);
+  });
+
+  it('info starts the backend --backend names', async () => {
+    const r = await d2v('info', '--backend', 'cpu');
+    expect(r.code).toBe(EXIT.ok);
+    expect(r.out[0]).toMatch(/^backend: cpu /);
+    await initBackend('wasm');
   });
 
   it('--out at an existing file: one line, exit 2', async () => {

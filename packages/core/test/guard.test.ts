@@ -27,8 +27,7 @@ beforeAll(async () => {
 const infiniteGradient = tf.customGrad((...inputs: (tf.Tensor | tf.GradSaveFunc)[]) => ({ value: tf.add(inputs[0] as tf.Tensor, 0), gradFunc: (dy: tf.Tensor) => tf.mul(dy, Infinity) }));
 
 /** The toy pretraining task whose gradients are Infinity for the micro-batches `poisoned` picks. */
-async function toyRun(overrides: Record<string, unknown>, poisoned: (index: number) => boolean) {
-  const out = tempDir('guard');
+async function toyRun(overrides: Record<string, unknown>, poisoned: (index: number) => boolean, out = tempDir('guard')) {
   const config = resolveConfig({
     modality: 'toy',
     modalitySchema: toy.schema,
@@ -105,6 +104,24 @@ describe('non-finite guard on gradients and parameters', () => {
     expect(logs.join('\n')).toMatch(/--resume with a changed option: optim\.lr is 0\.01 in the checkpoint but 0\.001 in this run/);
     const steps = readMetrics(join(out, 'metrics.jsonl')).map((m) => m.step);
     expect(steps).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  });
+
+  it('a resume that cannot apply a single update says the checkpoint is past saving, and counts skips afresh', async () => {
+    const first = await toyRun({ 'train.steps': 10, 'optim.maxNonFiniteSkips': 1 }, (i) => i >= 3);
+    const stop = await new Trainer(first.task, { config: first.config, ...quietRun }).run().catch((e) => e);
+    first.inner.dispose();
+    expect(stop.message).toContain('The last good checkpoint is');
+    expect(stop.step).toBe(5);
+    const again = await toyRun({ 'train.steps': 10, 'optim.maxNonFiniteSkips': 1, resume: true, 'optim.lr': 1e-3 }, (i) => i >= 3, first.out);
+    const logs: string[] = [];
+    const err = await new Trainer(again.task, { config: again.config, ...quietRun, log: (m) => logs.push(m) }).run().catch((e) => e);
+    again.inner.dispose();
+    expect(err).toBeInstanceOf(DivergenceError);
+    // Resumed at step 4 (saved after the first skip): a fresh count stops at step 6, the second skip in a row, not at step 5.
+    expect(err.step).toBe(6);
+    expect(err.message).toContain(
+      `No update could be applied since resuming from ${join(first.out, 'checkpoints', 'step-00000004')} (step 4): its weights are finite but already diverged; start again with --overwrite and a lower --optim.lr (now 0.001)`,
+    );
   });
 
   it('stops when an applied update leaves a parameter non-finite, and writes no checkpoint of it', async () => {

@@ -120,7 +120,9 @@ export async function initBackend(requested?: string, opts: InitBackendOptions =
       if (want !== 'auto') {
         throw err instanceof BackendError ? err : new BackendError(`backend '${name}' failed to start: ${(err as Error).message}`, { cause: err });
       }
-      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+      // The underlying reason (a missing package or CUDA library), without the install advice around it.
+      const reason = err instanceof BackendError && err.cause instanceof Error ? err.cause : (err as Error);
+      failures.push(`${name}: ${reason.message.split('\n')[0]}`);
     }
   }
   throw new BackendError(`no backend could start: ${failures.join('; ')}`);

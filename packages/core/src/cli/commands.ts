@@ -189,9 +189,9 @@ export async function evaluate(o: RunOptions & { task?: string }): Promise<Recor
   }
 }
 
-export async function info(modalityName?: string): Promise<string> {
+export async function info(modalityName?: string, backendName?: string): Promise<string> {
   const lines: string[] = [];
-  const backend = await initBackend(undefined);
+  const backend = await initBackend(backendName);
   lines.push(`backend: ${backend} (tfjs ${tf.version_core}); set D2V_BACKEND or --backend to change`);
   lines.push(`installed modality packages: ${discoverModalities().join(', ') || 'none found under node_modules/@d2v'}`);
   if (modalityName) {

@@ -50,7 +50,8 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT.usage;
   }
   if (command === 'info') {
-    console.log(await info(modalitySpec));
+    const backend = args.overrides.get('backend');
+    console.log(await info(modalitySpec, typeof backend === 'string' ? backend : undefined));
     return EXIT.ok;
   }
   if (!modalitySpec) {
@@ -70,11 +71,11 @@ export async function main(argv: string[]): Promise<number> {
     const skipped = r.skippedUpdates ? ` (${r.skippedUpdates} skipped: NaN/Infinity loss or gradients)` : '';
     console.log(
       `pretrained ${r.step} steps${skipped}; last loss ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'}; ` +
-        `${r.itemsPerSecond.toFixed(1)} samples/s\ncheckpoint: ${r.lastCheckpoint}\nmetrics: ${r.runDir}/metrics.jsonl\nplots: ${r.runDir}/loss.png`,
+        `${r.itemsPerSecond.toFixed(1)} samples/s\ncheckpoint: ${r.lastCheckpoint ?? 'none yet'}\nmetrics: ${r.runDir}/metrics.jsonl\nplots: ${r.runDir}/loss.png`,
     );
   } else if (command === 'finetune') {
     const r = await finetune(run);
-    console.log(`fine-tuned ${r.step} steps; test ${JSON.stringify(r.metrics)}\ncheckpoint: ${r.lastCheckpoint}\nplots: ${r.runDir}/loss.png`);
+    console.log(`fine-tuned ${r.step} steps; test ${JSON.stringify(r.metrics)}\ncheckpoint: ${r.lastCheckpoint ?? 'none yet'}\nplots: ${r.runDir}/loss.png`);
   } else {
     const task = typeof args.meta['task'] === 'string' ? args.meta['task'] : undefined;
     console.log(JSON.stringify(await evaluate({ ...run, task }), null, 2));

@@ -105,11 +105,9 @@ async function importByName(name: string, cwd: string): Promise<Record<string, u
     const exp = typeof meta.exports === 'string' ? meta.exports : (meta.exports as Record<string, unknown> | undefined)?.['.'];
     return (await import(pathToFileURL(join(dir, typeof exp === 'string' ? exp : (meta.main ?? 'index.js'))).href)) as Record<string, unknown>;
   }
-  const known = [...new Set([...discoverModalities(cwd), ...modalities.keys()])];
-  const hint = suggestKey(name, known);
-  throw new PluginError(
-    `modality '${name}' is not installed${hint ? ` (did you mean '${hint}'?)` : ''}; tried ${tries.join(', ')}${installedHint(cwd)}. Install @d2v/${name}, or pass a plugin's path (./my-plugin)`,
-  );
+  const hint = suggestKey(name, [...new Set([...discoverModalities(cwd), ...modalities.keys()])]);
+  if (hint) throw new PluginError(`modality '${name}' is not installed; did you mean '${hint}'?${installedHint(cwd)}`);
+  throw new PluginError(`modality '${name}' is not installed (tried ${tries.join(', ')})${installedHint(cwd)}; install @d2v/${name}, or pass a plugin's path (./my-plugin)`);
 }
 
 /** "; installed modalities: speech, text, vision" (or nothing when none are found). */

@@ -43,7 +43,8 @@ export const RESUME_CHANGEABLE_KEYS = [
 ];
 
 const CONFIG_FILE = 'config.json';
-const PLOTS = ['loss.png', 'variance.png', 'lr.png'];
+/** plotTrainingCurves draws each chart as PNG with an SVG beside it. */
+const PLOTS = ['loss', 'variance', 'lr'].flatMap((name) => [`${name}.png`, `${name}.svg`]);
 const RUN_FILES = new Set([CONFIG_FILE, METRICS_FILE, 'checkpoints', 'train-summary.json', 'eval.json', SKIPPED_FILES, ...PLOTS]);
 
 /** True for what a d2v run writes into its folder (what `overwrite` replaces). */

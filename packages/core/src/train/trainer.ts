@@ -97,6 +97,7 @@ export class Trainer {
     let start = 0;
     /** The newest checkpoint written or resumed from: never holds a non-finite value (CheckpointManager refuses those). */
     let lastGood: { dir: string; step: number } | undefined;
+    // A resumed run starts a fresh count: resuming (often with a lower lr) is the intervention the stop asked for.
     let skippedInARow = 0;
     let skippedUpdates = 0;
 
@@ -113,7 +114,6 @@ export class Trainer {
           loaded.dispose();
         }
         start = loaded.step;
-        skippedInARow = Number(loaded.state['nonFiniteInARow'] ?? 0);
         lastGood = from;
         this.log(`d2v: resumed from ${from.dir} at step ${start}${start === train.steps ? ' (already complete: nothing to do)' : ''}`);
       }
@@ -134,7 +134,7 @@ export class Trainer {
       const dir = await ckpt.save({
         step,
         groups: { ...task.checkpointGroups(), optimizer: optimizer.state() },
-        state: { step, optimizerSteps: optimizer.t, nonFiniteInARow: skippedInARow, rng: { kind: 'counter', seed: config.seed, nextMicroBatch: step * k } },
+        state: { step, optimizerSteps: optimizer.t, rng: { kind: 'counter', seed: config.seed, nextMicroBatch: step * k } },
         config: config as unknown as Record<string, unknown>,
       });
       lastGood = { dir, step };
@@ -174,7 +174,7 @@ export class Trainer {
           if (skippedInARow > optim.maxNonFiniteSkips) {
             throw new DivergenceError(
               n,
-              `${what} at step ${n}: ${skippedInARow} update(s) in a row could not be applied (optim.maxNonFiniteSkips is ${optim.maxNonFiniteSkips}), so the run stops. ${this.recovery(lastGood)}`,
+              `${what} at step ${n}: ${skippedInARow} update(s) in a row could not be applied (optim.maxNonFiniteSkips is ${optim.maxNonFiniteSkips}), so the run stops. ${this.recovery(lastGood, skippedInARow === n - start ? plan.resumeFrom : undefined)}`,
             );
           }
           this.log(`d2v: step ${n}: ${what}; update skipped, weights unchanged (${skippedInARow} in a row; the run stops after ${optim.maxNonFiniteSkips})`);
@@ -216,14 +216,20 @@ export class Trainer {
     return result;
   }
 
-  /** What to do after a divergence: the last good checkpoint and the options to change. */
-  private recovery(lastGood: { dir: string; step: number } | undefined): string {
+  /**
+   * What to do after a divergence: the last good checkpoint and the options to change.
+   * `resumedInVain`: the checkpoint this run resumed from, when not one update could be applied since.
+   */
+  private recovery(lastGood: { dir: string; step: number } | undefined, resumedInVain?: { dir: string; step: number }): string {
     const section = this.opts.optimSection ?? 'optim';
     const cfg = (this.config[section] as { lr?: number; warmupSteps?: number } | undefined) ?? {};
     const change = `a lower --${section}.lr (now ${cfg.lr}) or a longer --${section}.warmupSteps (now ${cfg.warmupSteps})`;
-    return lastGood
-      ? `The last good checkpoint is ${lastGood.dir} (step ${lastGood.step}): continue from it with --resume and ${change}.`
-      : `No checkpoint was written yet: start again with --overwrite and ${change}.`;
+    if (!lastGood) return `No checkpoint was written yet: start again with --overwrite and ${change}.`;
+    // Finite weights can still be past saving (huge but finite updates before the gradients overflowed).
+    if (resumedInVain) {
+      return `No update could be applied since resuming from ${resumedInVain.dir} (step ${resumedInVain.step}): its weights are finite but already diverged; start again with --overwrite and ${change}.`;
+    }
+    return `The last good checkpoint is ${lastGood.dir} (step ${lastGood.step}): continue from it with --resume and ${change}.`;
   }
 
   /** Averages loss, metrics and gradients over `k` micro-batches (spread over worker threads if any). */
