@@ -120,6 +120,13 @@ describe('the d2v command', () => {
     expect(r.err.join('\n')).not.toMatch(/at .*commands\.ts/);
     const verbose = await d2v('pretrain', '--modality', 'broken', '--out', join(tempDir('cli-broken'), 'run'), '--steps', '1', '--verbose');
     expect(verbose.err.join('\n')).toMatch(/TypeError: minified[\s\S]*\n\s+at /);
+    process.env['D2V_DEBUG'] = '1';
+    try {
+      const debug = await d2v('pretrain', '--modality', 'broken', '--out', join(tempDir('cli-broken'), 'run'), '--steps', '1');
+      expect(debug.err.join('\n')).toMatch(/TypeError: minified[\s\S]*\n\s+at /);
+    } finally {
+      delete process.env['D2V_DEBUG'];
+    }
   });
 
   it('describeFailure maps every d2v error class to its documented exit code', () => {
