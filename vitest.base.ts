@@ -1,9 +1,12 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /** Test settings shared by every package (each package's vitest.config.ts re-exports this). */
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Deletes the temporary folders each test file made with tempDir() (@d2v/core/testing).
+    setupFiles: [fileURLToPath(new URL('./vitest.setup.ts', import.meta.url))],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // tfjs backends are process-global singletons: one worker per file keeps them isolated.

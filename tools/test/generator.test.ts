@@ -52,7 +52,7 @@ function tempDir(prefix: string): string {
 function makeWorkspace(): string {
   const root = tempDir('d2v-tools-ws-');
   writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'ws', private: true, type: 'module', workspaces: ['packages/*'] }, null, 2));
-  for (const f of ['tsconfig.base.json', 'vitest.base.ts', 'nx.json']) copyFileSync(join(REPO, f), join(root, f));
+  for (const f of ['tsconfig.base.json', 'vitest.base.ts', 'vitest.setup.ts', 'nx.json']) copyFileSync(join(REPO, f), join(root, f));
   mkdirSync(join(root, 'packages'));
   const nm = join(root, 'node_modules');
   mkdirSync(join(nm, '@d2v'), { recursive: true });

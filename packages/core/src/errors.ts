@@ -66,3 +66,42 @@ export class ShapeError extends D2vError {
     super('SHAPE', message);
   }
 }
+
+/** Reading or writing a file or folder failed (disk full, no permission, read-only, a file where a folder must be). Names the path. */
+export class FileSystemError extends D2vError {
+  constructor(
+    readonly file: string,
+    problem: string,
+    options?: { cause?: unknown },
+  ) {
+    super('IO', `${file}: ${problem}`, options);
+  }
+}
+
+/** What a file-system error code means for the user, and what to do about it. */
+const ERRNO_PROBLEMS: Record<string, string> = {
+  ENOSPC: 'no space left on the device: free some space, or write the run elsewhere with --out',
+  EDQUOT: 'disk quota exceeded: free some space, or write the run elsewhere with --out',
+  EACCES: 'permission denied: fix the permissions, or write the run elsewhere with --out',
+  EPERM: 'operation not permitted: fix the permissions, or write the run elsewhere with --out',
+  EROFS: 'the file system is read-only: write the run elsewhere with --out',
+  ENOTDIR: 'a part of this path is a file, not a folder',
+  EISDIR: 'is a folder where a file was expected',
+  ENOENT: 'does not exist',
+  EEXIST: 'already exists',
+  EMFILE: 'too many open files: raise the limit (ulimit -n)',
+  EIO: 'input/output error: the disk may be failing',
+};
+
+/**
+ * A Node.js file-system error (an Error with a `code` such as 'ENOSPC') as a FileSystemError naming
+ * `path` (the file the caller was writing, as the user knows it; a write to an open file carries
+ * no path of its own), else the error's own path. Other values come back unchanged.
+ */
+export function asFileSystemError(err: unknown, path?: string): unknown {
+  if (err instanceof D2vError || !(err instanceof Error)) return err;
+  const e = err as NodeJS.ErrnoException;
+  if (typeof e.code !== 'string' || !/^E[A-Z]+$/.test(e.code)) return err;
+  const problem = ERRNO_PROBLEMS[e.code] ?? e.message.split('\n')[0]!;
+  return new FileSystemError(path ?? e.path ?? '(unknown file)', `${problem} (${e.code}${e.syscall ? ` in ${e.syscall}` : ''})`, { cause: err });
+}

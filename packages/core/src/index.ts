@@ -34,17 +34,21 @@ export { createPretrainTask } from './model/pretrainTask.js';
 export type { PretrainTask } from './model/pretrainTask.js';
 
 // Optimisation and training
-export { AdamW, clipByGlobalNorm, globalNorm } from './optim/adamw.js';
+export { AdamW, clipByGlobalNorm, clipScale, globalNorm } from './optim/adamw.js';
 export type { AdamWConfig } from './optim/adamw.js';
 export { learningRate } from './optim/schedule.js';
 export type { ScheduleConfig, ScheduleName } from './optim/schedule.js';
-export { Trainer, RESUME_IGNORED_KEYS } from './train/trainer.js';
+export { Trainer } from './train/trainer.js';
+export { planRun, startRun, isRunFile, RESUME_IGNORED_KEYS, RESUME_CHANGEABLE_KEYS } from './train/runFolder.js';
+export type { RunPlan } from './train/runFolder.js';
+export { applyGuardedUpdate, firstNonFinite } from './train/update.js';
+export type { UpdateOutcome } from './train/update.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
 export type { TrainTask, LossResult } from './train/task.js';
 
 // Config, registry, CLI
-export { opt, int, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath } from './config/schema.js';
-export type { OptionSpec, OptionValue, Schema, ConfigTree } from './config/schema.js';
+export { opt, int, describeRange, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath, suggestKey } from './config/schema.js';
+export type { OptionSpec, OptionValue, Range, Schema, ConfigTree } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
 export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
 export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
@@ -91,7 +95,9 @@ export {
   embeddingsLayout,
   checkEmbeddingsFile,
 } from './inference/outputs.js';
-export { main as cliMain, runCli } from './cli/main.js';
+export { main as cliMain, runCli, d2vVersion } from './cli/main.js';
+export { describeFailure, EXIT } from './cli/failure.js';
+export type { Failure } from './cli/failure.js';
 
 // Reporting
 export * from './report/index.js';

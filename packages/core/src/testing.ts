@@ -1,12 +1,11 @@
 /**
- * Helpers for modality packages' tests (`@d2v/core/testing`): a few pretraining steps of a
- * modality's preset with the tensor count recorded after every update, the checks every
- * modality's training loop must pass (falling loss, flat tensor count), and the comparison of a
- * modality's hidden states with a Hugging Face fixture's.
+ * Helpers for modality packages' tests (`@d2v/core/testing`): temporary folders that are cleaned
+ * up, a few pretraining steps of a modality's preset with the tensor count recorded after every
+ * update, the checks every modality's training loop must pass (falling loss, flat tensor count),
+ * and the comparison of a modality's hidden states with a Hugging Face fixture's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
@@ -16,20 +15,9 @@ import { openCheckpoint } from './cli/export.js';
 import { hfMappingOf } from './cli/hfInit.js';
 import { hiddenStates } from './io/hf.js';
 import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
+import { tempDir } from './tempDirs.js';
 
-const tempDirs: string[] = [];
-
-/** A fresh folder under the OS temp folder, removed by removeTempDirs() (call it in afterAll). */
-export function tempDir(prefix = 'd2v-test-'): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  tempDirs.push(dir);
-  return dir;
-}
-
-/** Removes every folder tempDir() made in this process. */
-export function removeTempDirs(): void {
-  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-}
+export { tempDir, removeTempDirs } from './tempDirs.js';
 
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
@@ -43,13 +31,14 @@ export interface PretrainStepsResult {
 
 /** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
 export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
-  const out = mkdtempSync(join(tmpdir(), `d2v-${modality.name}-steps-`));
+  const out = tempDir(`${modality.name}-steps`);
   const config = resolveConfig({
     modality: modality.name,
     modalitySchema: modality.schema,
     presets: modality.presets,
     preset,
     overrides: new Map<string, unknown>(Object.entries({ out, ...overrides, 'train.steps': steps })),
+    validate: modality.validateConfig?.bind(modality),
   });
   const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const tensorCounts: number[] = [];

@@ -1,10 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initBackend, Module, Trainer, resolveConfig, type TrainTask } from '../src/index.js';
 import { modality as toy } from './fixtures/toy-modality.js';
+import { tempDir } from '../src/testing.js';
 
 class W extends Module {
   readonly w = this.param('w', () => tf.tensor1d([0, 0]));
@@ -36,7 +34,7 @@ describe('gradient accumulation', () => {
         modalitySchema: toy.schema,
         presets: toy.presets,
         preset: 'tiny',
-        overrides: new Map<string, unknown>(Object.entries({ out: mkdtempSync(join(tmpdir(), 'd2v-acc-')), 'train.steps': 1, 'optim.accumulate': accumulate, 'optim.weightDecay': 0, 'optim.schedule': 'constant', 'optim.warmupSteps': 0, 'optim.lr': 0.1 })),
+        overrides: new Map<string, unknown>(Object.entries({ out: tempDir('acc'), 'train.steps': 1, 'optim.accumulate': accumulate, 'optim.weightDecay': 0, 'optim.schedule': 'constant', 'optim.warmupSteps': 0, 'optim.lr': 0.1 })),
       });
       const w = new W();
       const t = task(w);

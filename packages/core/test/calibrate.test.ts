@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, calibrateUpdateSeconds, ConfigError } from '../src/index.js';
 import { modality as toy } from './fixtures/toy-modality.js';
+import { tempDir } from '../src/testing.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -11,7 +11,7 @@ beforeAll(async () => {
 
 describe('calibrateUpdateSeconds', () => {
   it('is the median update time after the warm-up updates of a short run', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'd2v-cal-'));
+    const out = tempDir('cal');
     const sec = await calibrateUpdateSeconds({ modality: toy, out, steps: 5, warmup: 2 });
     const logged = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; sec?: number });
     const after = logged.filter((m) => m.step > 2 && typeof m.sec === 'number').map((m) => m.sec!).sort((a, b) => a - b);

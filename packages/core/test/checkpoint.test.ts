@@ -2,8 +2,7 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/index.js';
@@ -11,8 +10,9 @@ import { CheckpointError, ConfigError } from '../src/errors.js';
 import { Rng } from '../src/train/rng.js';
 import { CheckpointManager, diffConfig, writeDirAtomic, writeFileAtomic, CHECKPOINT_FORMAT } from '../src/io/index.js';
 import type { TensorGroups } from '../src/io/index.js';
+import { tempDir } from '../src/testing.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-ckpt-'));
+const tmp = () => tempDir('ckpt');
 const disposeGroups = (g: TensorGroups) => Object.values(g).forEach((t) => tf.dispose(Object.values(t)));
 
 /** Small groups whose values depend on `v`, with every stored dtype, an empty and a scalar tensor. */

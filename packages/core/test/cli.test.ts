@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend, parseArgs, resolveConfig, loadModality, getModality, registerModality, cliMain, ConfigError, PluginError } from '../src/index.js';
 import { modality as toy } from './fixtures/toy-modality.js';
+import { tempDir } from '../src/testing.js';
 
 const TOY = resolve(__dirname, 'fixtures/toy-modality.ts');
 
@@ -33,13 +33,13 @@ describe('argument parsing and config resolution', () => {
     expect(a.meta).toEqual({ modality: 'vision', preset: 'tiny' });
     expect([...a.overrides]).toEqual([
       ['model.depth', '4'],
-      ['resume', 'true'],
+      ['resume', true],
       ['optim.lr', '0.001'],
     ]);
   });
 
   it('applies preset, then file, then flags; unknown keys and bad values name the key', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'd2v-cfg-'));
+    const dir = tempDir('cfg');
     const file = join(dir, 'c.json');
     writeFileSync(file, JSON.stringify({ model: { depth: 2 }, optim: { lr: 0.01 } }));
     const base = { modality: 'toy', modalitySchema: toy.schema, presets: toy.presets, preset: 'tiny' };
@@ -86,7 +86,7 @@ describe('d2v command line', () => {
   });
 
   it('pretrain writes the resolved config next to its checkpoints', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'd2v-cli-'));
+    const out = tempDir('cli');
     const r = await capture(() => cliMain(['pretrain', '--modality', TOY, '--out', out, '--steps', '3', '--train.logEvery', '1']));
     expect(r.code).toBe(0);
     expect(r.out).toContain('checkpoint:');

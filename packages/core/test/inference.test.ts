@@ -66,12 +66,12 @@ const files: string[] = [];
 
 beforeAll(async () => {
   await initBackend('wasm');
-  pre = tempDir('d2v-infer-pre-');
+  pre = tempDir('infer-pre');
   await pretrain({ modality: toy, ...quietRun, overrides: { out: pre, 'train.steps': 3 } });
-  ft = tempDir('d2v-infer-ft-');
+  ft = tempDir('infer-ft');
   await finetune({ modality: toy, ...quietRun, overrides: { out: ft, 'finetune.init': pre, 'finetune.steps': 15 } });
   // Three readable series and an unreadable file in the middle (alphabetical order).
-  inputs = tempDir('d2v-infer-in-');
+  inputs = tempDir('infer-in');
   const write = (name: string, text: string) => {
     writeFileSync(join(inputs, name), text);
     files.push(join(inputs, name));
@@ -219,7 +219,7 @@ describe('loadModel on a fine-tuned run', () => {
 
 describe('d2v predict and d2v embed', () => {
   it('predict writes JSON Lines and CSV that parse, with the unreadable file named', async () => {
-    const dir = tempDir('d2v-infer-cli-');
+    const dir = tempDir('infer-cli');
     const jsonl = join(dir, 'p.jsonl');
     const r = await capture(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', files[0]!, files[2]!, files[3]!, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);
@@ -244,7 +244,7 @@ describe('d2v predict and d2v embed', () => {
   });
 
   it('embed writes safetensors with the input names in its metadata, and .npy with --npy', async () => {
-    const dir = tempDir('d2v-infer-cli-');
+    const dir = tempDir('infer-cli');
     const out = join(dir, 'e.safetensors');
     const r = await capture(() => cliMain(['embed', '--modality', TOY, '--init', pre, '--input', inputs, '--out', out, '--pool', 'none', '--npy']));
     expect(r.code, r.err).toBe(0);

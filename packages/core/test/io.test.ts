@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   initBackend,
@@ -14,8 +13,9 @@ import {
   writeFileAtomic,
   diffConfig,
 } from '../src/index.js';
+import { tempDir } from '../src/testing.js';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-io-'));
+const tmp = () => tempDir('io');
 
 beforeAll(async () => {
   await initBackend('wasm');

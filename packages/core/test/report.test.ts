@@ -149,6 +149,17 @@ describe('ProgressBar', () => {
     expect(stream.chunks.at(-1)).toMatch(/^\r.*1\/5/);
   });
 
+  it('a terminal reporting 0 columns gets the default width, not a 20-column stub', () => {
+    const stream = fakeStream(true, 0);
+    const clock = fakeClock();
+    const bar = new ProgressBar({ total: 10, label: 'pretrain', stream, now: clock.now });
+    clock.advance(100);
+    bar.update(1, { loss: 2 });
+    const visible = stream.chunks.at(-1)!.replace('\r', '').replace('\x1b[K', '');
+    expect(visible).toMatch(/^pretrain \[##-+\] 1\/10 \(10%\) \| .*eta .* \| loss=2/);
+    expect(visible.length).toBeLessThanOrEqual(99);
+  });
+
   it('rejects a bad total or plainEvery', () => {
     expect(() => new ProgressBar({ total: 0, stream: fakeStream() })).toThrow(ConfigError);
     expect(() => new ProgressBar({ total: 10, plainEvery: 0, stream: fakeStream() })).toThrow(ConfigError);

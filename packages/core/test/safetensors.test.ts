@@ -186,6 +186,21 @@ describe('safetensors reader validation', () => {
     );
   });
 
+  it('keeps a tensor named __proto__ as a tensor: header maps have no prototype to replace', async () => {
+    const file = fileWith('{"__proto__":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[1],"data_offsets":[2,3]}}', 3);
+    const d = decodeSafetensors(file);
+    expect(Object.keys(d.tensors).sort()).toEqual(['__proto__', 'b']);
+    expect([...d.tensors['__proto__']!.data]).toEqual([0, 1]);
+    expect(Object.getPrototypeOf(d.tensors)).toBe(null);
+    const loaded = safetensorsToTensors(d);
+    expect(Object.keys(loaded).sort()).toEqual(['__proto__', 'b']);
+    expect([...loaded['__proto__']!.dataSync()]).toEqual([0, 1]);
+    // Written and read back, it survives too.
+    const again = decodeSafetensors(await tensorsToSafetensors(loaded));
+    expect(Object.keys(again.tensors).sort()).toEqual(['__proto__', 'b']);
+    tf.dispose(Object.values(loaded));
+  });
+
   it('finds repeated keys only where they are real keys', () => {
     expect(findDuplicateKey('{"a":"a","b":["a","a"],"c":{"a":1}}')).toBeUndefined();
     expect(findDuplicateKey('{"x\\"}":1,"x\\"}":2}')).toEqual({ key: 'x"}', path: [] });

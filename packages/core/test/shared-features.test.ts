@@ -1,10 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initBackend, resolveConfig, stepRng, stopGradient, Data2VecPretrainTask, type Batch, type MaskingStrategy } from '../src/index.js';
 import { modality as toy } from './fixtures/toy-modality.js';
+import { tempDir } from '../src/testing.js';
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -37,7 +35,7 @@ describe('Data2VecPretrainTask with a shared encoder', () => {
       modalitySchema: toy.schema,
       presets: toy.presets,
       preset: 'tiny',
-      overrides: new Map<string, unknown>([['out', mkdtempSync(join(tmpdir(), 'd2v-share-'))], ['objective.emaEncoder', false]]),
+      overrides: new Map<string, unknown>([['out', tempDir('share')], ['objective.emaEncoder', false]]),
     });
     const data = await toy.createData(config, 'train');
     const masker = toy.createMasker(config);

@@ -168,6 +168,7 @@ export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamT
     itemsPerMicroBatch: () => ({ count: bs, unit: 'utt' }),
     checkpointGroups: () => ({ student: model.state() }),
     restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+    skippedFiles: () => [...train.skipped, ...test.skipped],
     describe: () => describeModel(c, train.length),
     dispose: () => head.dispose(),
     async evaluate() {

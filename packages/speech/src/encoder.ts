@@ -152,7 +152,7 @@ export class PositionalConv extends Module {
     seed: number,
   ) {
     super();
-    if (dim % groups !== 0) throw new ConfigError(`model.dim (${dim}) must be divisible by speech.posConvGroups (${groups})`, 'speech.posConvGroups');
+    checkPosConvGroups(dim, groups);
     const rng = new Rng(seed);
     const cg = dim / groups;
     // wav2vec 2.0's init for its positional conv: normal with std sqrt(4 / (kernel * dim)).
@@ -242,4 +242,9 @@ export function frameMask(valid: readonly number[], T: number): tf.Tensor2D {
   const m = new Float32Array(valid.length * T);
   valid.forEach((v, b) => m.fill(1, b * T + Math.min(v, T), (b + 1) * T));
   return tf.tensor2d(m, [valid.length, T]);
+}
+
+/** The positional convolution splits model.dim into speech.posConvGroups groups. */
+export function checkPosConvGroups(dim: number, groups: number): void {
+  if (dim % groups !== 0) throw new ConfigError(`model.dim (${dim}) must be divisible by speech.posConvGroups (${groups})`, 'speech.posConvGroups');
 }

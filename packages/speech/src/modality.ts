@@ -5,7 +5,7 @@
  * fine-tuning over letters with WER/CER on the test manifest.
  */
 import { opt, int, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
-import { SpeechEncoder } from './encoder.js';
+import { SpeechEncoder, checkPosConvGroups } from './encoder.js';
 import { SpanMasker } from './masking/spanMasker.js';
 import { SpeechDataSource } from './data/source.js';
 import { subsetDataset, indicesWhere } from './data/dataset.js';
@@ -21,39 +21,40 @@ const PAPER_STRIDES = [5, 2, 2, 2, 2, 2, 2];
 
 const schema = {
   speech: {
-    sampleRate: int(16000, 'audio sample rate the model expects (files are resampled to it)'),
-    convChannels: opt(PAPER_CHANNELS, 'feature encoder: output channels of each convolution'),
-    convKernels: opt(PAPER_KERNELS, 'feature encoder: kernel of each convolution (samples, then frames)'),
-    convStrides: opt(PAPER_STRIDES, 'feature encoder: stride of each convolution (product 320 = 50 frames/s at 16 kHz)'),
-    posConvLayers: int(5, 'convolutional positional embedding: layers (0 = none)'),
-    posConvKernel: int(19, 'convolutional positional embedding: kernel of each layer'),
-    posConvGroups: int(16, 'convolutional positional embedding: channel groups'),
-    dropoutInput: opt(0, 'dropout on the projected features before masking (fairseq dropout_input)'),
+    sampleRate: int(16000, 'audio sample rate the model expects (files are resampled to it)', { min: 1 }),
+    convChannels: opt(PAPER_CHANNELS, 'feature encoder: output channels of each convolution', { min: 1 }),
+    convKernels: opt(PAPER_KERNELS, 'feature encoder: kernel of each convolution (samples, then frames)', { min: 1 }),
+    convStrides: opt(PAPER_STRIDES, 'feature encoder: stride of each convolution (product 320 = 50 frames/s at 16 kHz)', { min: 1 }),
+    posConvLayers: int(5, 'convolutional positional embedding: layers (0 = none)', { min: 0 }),
+    posConvKernel: int(19, 'convolutional positional embedding: kernel of each layer', { min: 1 }),
+    posConvGroups: int(16, 'convolutional positional embedding: channel groups (must divide model.dim)', { min: 1 }),
+    dropoutInput: opt(0, 'dropout on the projected features before masking (fairseq dropout_input)', { min: 0, lt: 1 }),
   },
   data: {
     path: opt('', 'corpus: folder with train/valid/test .tsv manifests, one .tsv, or a folder of WAVs; empty = the bundled espeak-small corpus', { type: 'path' }),
     skipBad: opt(false, 'skip and count unreadable audio files instead of stopping'),
     normalize: opt(true, 'zero mean, unit variance per utterance (data2vec: normalize true)'),
     cache: opt(true, 'keep decoded audio in memory after the first read'),
-    maxSampleLength: int(320000, 'pretraining: random crops of at most this many samples'),
-    minSampleLength: int(32000, 'pretraining: leave out utterances shorter than this many samples'),
+    maxSampleLength: int(320000, 'pretraining: random crops of at most this many samples', { min: 1 }),
+    minSampleLength: int(32000, 'pretraining: leave out utterances shorter than this many samples', { min: 0 }),
   },
   masking: {
-    maskProb: opt(0.065, "pretraining: probability that a frame starts a masked span (paper p; fairseq's mask_prob = p x spanLength)"),
-    spanLength: int(10, 'frames per masked span'),
-    minMasks: int(2, 'least spans per utterance'),
+    maskProb: opt(0.065, "pretraining: probability that a frame starts a masked span (paper p; fairseq's mask_prob = p x spanLength)", { min: 0, lt: 1 }),
+    spanLength: int(10, 'frames per masked span', { min: 1 }),
+    minMasks: int(2, 'least spans per utterance', { min: 0 }),
     exactFraction: opt(
       0,
       'objective.version 2: mask exactly this fraction of the frames in every row, filling or trimming the spans at random (0 = the wav2vec 2.0 fraction maskProb x spanLength); data2vec 2.0 uses 0.5 with maskProb 0.11, spanLength 5',
+      { min: 0, lt: 1 },
     ),
-    finetuneMaskProb: opt(0.065, 'fine-tuning: span-start probability (masking is kept while fine-tuning; 0 = off)'),
-    channelMaskProb: opt(0.25, "fine-tuning: channel masking, fairseq's mask_channel_prob (about this fraction of channels zeroed; 0 = off)"),
-    channelSpanLength: int(64, 'fine-tuning: channels per masked channel span'),
+    finetuneMaskProb: opt(0.065, 'fine-tuning: span-start probability (masking is kept while fine-tuning; 0 = off)', { min: 0, lt: 1 }),
+    channelMaskProb: opt(0.25, "fine-tuning: channel masking, fairseq's mask_channel_prob (about this fraction of channels zeroed; 0 = off)", { min: 0, lt: 1 }),
+    channelSpanLength: int(64, 'fine-tuning: channels per masked channel span', { min: 1 }),
   },
   finetune: {
-    labelledUtterances: int(0, 'use a seeded random subset of N labelled train utterances (0 = all)'),
+    labelledUtterances: int(0, 'use a seeded random subset of N labelled train utterances (0 = all)', { min: 0 }),
     freezeFeatureEncoder: opt(true, 'keep the convolutional feature encoder frozen while fine-tuning'),
-    evalBatchSize: int(16, 'utterances per batch when decoding the test set'),
+    evalBatchSize: int(16, 'utterances per batch when decoding the test set', { min: 1 }),
   },
 };
 
@@ -151,28 +152,44 @@ export function pretrainSource(c: ResolvedConfig, split: 'train' | 'valid' | 'te
   return new SpeechDataSource(ds, { seed: c.seed, shuffle: split === 'train', pad: false, maxSampleLength: d.maxSampleLength });
 }
 
+/** objective.version 2: the fraction of frames masked in every row, in (0, 1). */
+function exactMaskFraction(c: ResolvedConfig): number {
+  const m = maskingOptions(c);
+  const exactFraction = m.exactFraction > 0 ? m.exactFraction : m.maskProb * m.spanLength;
+  if (!(exactFraction > 0 && exactFraction < 1)) {
+    throw new ConfigError(
+      `objective.version 2 with masking.exactFraction 0 masks maskProb x spanLength of the frames, which must be in (0, 1) (got ${m.maskProb} x ${m.spanLength}); set masking.exactFraction`,
+      'masking.exactFraction',
+    );
+  }
+  return exactFraction;
+}
+
+/** Cross-field checks of the speech options, run while the config is resolved. */
+function validateConfig(c: ResolvedConfig): void {
+  convLayersOf(c);
+  const s = c['speech'] as { posConvLayers: number; posConvGroups: number };
+  if (s.posConvLayers > 0) checkPosConvGroups(c.model.dim, s.posConvGroups);
+  if (c.objective.version === 2) exactMaskFraction(c);
+  const d = dataOptions(c);
+  if (d.minSampleLength > d.maxSampleLength) {
+    throw new ConfigError(`data.minSampleLength (${d.minSampleLength}) exceeds data.maxSampleLength (${d.maxSampleLength})`, 'data.minSampleLength');
+  }
+}
+
 export const modality: Modality = {
   name: 'speech',
   description: 'data2vec for speech: wav2vec 2.0 conv encoder, span masking, CTC fine-tuning; espeak-ng corpus bundled',
   schema,
   presets: presets as unknown as Modality['presets'],
   defaultPreset: 'tiny',
+  validateConfig,
   createEncoder: (c, seed) => new SpeechEncoder(encoderConfig(c), seed),
   createMasker: (c) => {
     const m = maskingOptions(c);
     const opts = { maskProb: m.maskProb, spanLength: m.spanLength, minMasks: m.minMasks };
     if (c.objective.version !== 2) return new SpanMasker(convLayersOf(c), opts);
-    if (!(m.exactFraction >= 0 && m.exactFraction < 1)) {
-      throw new ConfigError(`masking.exactFraction must be in [0, 1) (got ${m.exactFraction})`, 'masking.exactFraction');
-    }
-    const exactFraction = m.exactFraction > 0 ? m.exactFraction : m.maskProb * m.spanLength;
-    if (!(exactFraction > 0 && exactFraction < 1)) {
-      throw new ConfigError(
-        `objective.version 2 with masking.exactFraction 0 masks maskProb x spanLength of the frames, which must be in (0, 1) (got ${m.maskProb} x ${m.spanLength}); set masking.exactFraction`,
-        'masking.exactFraction',
-      );
-    }
-    return new SpanMasker(convLayersOf(c), { ...opts, exactFraction });
+    return new SpanMasker(convLayersOf(c), { ...opts, exactFraction: exactMaskFraction(c) });
   },
   createData: async (c, split) => pretrainSource(c, split),
   createFinetuneTask: createCtcTask,

@@ -81,7 +81,7 @@ export function loadSpeechSplit(c: ResolvedConfig, split: 'train' | 'valid' | 't
   let ds = datasetCache.get(key);
   if (!ds) {
     ds = openSpeechDataset(path, { split, sampleRate: rate, normalize: d.normalize, skipBad: d.skipBad, cache: d.cache });
-    if (ds.skipped.length) console.error(`d2v: skipped ${ds.skipped.length} unreadable audio file(s) in ${path} (first: ${ds.skipped[0]!.file}: ${ds.skipped[0]!.reason})`);
+    if (ds.skipped.length) console.error(`d2v: skipped ${ds.skipped.length} unreadable audio file(s) in ${path} (first: ${ds.skipped[0]!.file}: ${ds.skipped[0]!.reason}); a training run lists them all in its skipped-files.tsv`);
     datasetCache.set(key, ds);
   }
   return ds;

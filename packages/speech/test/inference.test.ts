@@ -63,13 +63,13 @@ function capture(fn: () => Promise<number>) {
 
 beforeAll(async () => {
   await initBackend('wasm');
-  pre = tempDir('d2v-speech-pre-');
+  pre = tempDir('speech-pre');
   await pretrain({ modality, ...quietRun, overrides: { ...small, out: pre, 'train.steps': 2 } });
-  ft = tempDir('d2v-speech-ft-');
+  ft = tempDir('speech-ft');
   await finetune({ modality, ...quietRun, overrides: { ...small, out: ft, 'finetune.init': pre, 'finetune.steps': 2, 'finetune.batchSize': 4, 'finetune.labelledUtterances': 8 } });
   // Test-split utterances of the bundled corpus, and a .wav that is no WAV in the middle.
   const m = readManifest(join(bundledCorpusDir(), 'test.tsv'));
-  folder = join(tempDir('d2v-speech-in-'), 'wavs');
+  folder = join(tempDir('speech-in'), 'wavs');
   mkdirSync(folder);
   for (let i = 0; i < N; i++) {
     const file = join(folder, `u${i}.wav`);
@@ -160,7 +160,7 @@ describe('speech loadModel on a CTC fine-tuned run', () => {
   });
 
   it('d2v predict and d2v embed write files that parse', async () => {
-    const dir = tempDir('d2v-speech-cli-');
+    const dir = tempDir('speech-cli');
     const csv = join(dir, 'p.csv');
     const r = await capture(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', csv]));
     expect(r.code, r.err).toBe(0);

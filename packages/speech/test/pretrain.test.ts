@@ -1,7 +1,6 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   initBackend,
@@ -18,11 +17,11 @@ import {
   resolveCheckpointDir,
   Trainer,
 } from '@d2v/core';
-import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
+import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality, createCtcTask } from '../src/index.js';
 
 const quiet = quietRun;
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-speech-run-'));
+const tmp = () => tempDir('speech-run');
 // A small model on the bundled espeak-small corpus: the tiny preset's code path (7 convs, 50 frames/s,
 // span masking, post-LN blocks, EMA teacher) with few FLOPs and 1 s crops.
 const small = {

@@ -27,17 +27,18 @@ export const schema = {
     model: opt('', 'SentencePiece .model file; empty = the bundled d2v-8k model (8000 pieces)', { type: 'path' }),
   },
   text: {
-    blockSize: int(512, 'tokens per pre-training block, <s> and </s> included'),
+    blockSize: int(512, 'tokens per pre-training block, <s> and </s> included', { min: 3 }),
     packMode: opt('complete_doc', "block packing (fairseq sample_break_mode): 'complete_doc', 'complete' or 'none'", { choices: ['complete_doc', 'complete', 'none'] }),
-    maxPositions: int(512, 'learned position embeddings (longest input)'),
+    maxPositions: int(512, 'learned position embeddings (longest input)', { min: 1 }),
   },
   masking: {
     prob: opt(
       0.15,
       'objective.version 1: fraction of the (non-special) tokens selected for BERT corruption (0.15); version 2: fraction of the positions masked uniformly at random, exactly floor(prob x length) per row (data2vec 2.0: 0.48)',
+      { gt: 0, lt: 1 },
     ),
-    replaceWithMask: opt(0.8, 'version 1: selected tokens replaced by <mask>'),
-    replaceRandom: opt(0.1, 'version 1: selected tokens replaced by a random token (the rest stay unchanged)'),
+    replaceWithMask: opt(0.8, 'version 1: selected tokens replaced by <mask>', { min: 0, max: 1 }),
+    replaceRandom: opt(0.1, 'version 1: selected tokens replaced by a random token (the rest stay unchanged)', { min: 0, max: 1 }),
     lossOn: opt('masked-input', "version 1: loss positions: 'masked-input' (where the input is <mask>, fairseq) or 'selected' (all selected tokens, BERT)", {
       choices: ['masked-input', 'selected'],
     }),
@@ -45,18 +46,18 @@ export const schema = {
   finetune: {
     train: opt('', 'training TSV (label<TAB>text); empty = the bundled SpamAssassin train split', { type: 'path' }),
     test: opt('', 'test TSV (label<TAB>text); empty = the bundled SpamAssassin test split', { type: 'path' }),
-    labels: int(0, 'labelled training texts used, a class-balanced seeded subset (0 = all)'),
-    maxTokens: int(512, 'longest classification input in tokens (<s>/</s> included); longer texts are cut'),
-    headDropout: opt(0.1, 'dropout in the classification head (before the dense layer and the projection)'),
+    labels: int(0, 'labelled training texts used, a class-balanced seeded subset (0 = all)', { min: 0 }),
+    maxTokens: int(512, 'longest classification input in tokens (<s>/</s> included); longer texts are cut', { min: 3 }),
+    headDropout: opt(0.1, 'dropout in the classification head (before the dense layer and the projection)', { min: 0, lt: 1 }),
     pool: opt('bos', "classifier input: the <s> output (RoBERTa) or the mean over real tokens", { choices: ['bos', 'mean'] }),
   },
   probe: {
-    epochs: int(100, 'linear-probe epochs over the extracted features'),
-    lr: opt(3e-3, 'linear-probe Adam learning rate'),
-    weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
-    labels: int(0, 'labelled training texts for the probe, class-balanced (0 = all)'),
+    epochs: int(100, 'linear-probe epochs over the extracted features', { min: 1 }),
+    lr: opt(3e-3, 'linear-probe Adam learning rate', { gt: 0 }),
+    weightDecay: opt(1e-4, 'linear-probe L2 penalty', { min: 0 }),
+    labels: int(0, 'labelled training texts for the probe, class-balanced (0 = all)', { min: 0 }),
     pool: opt('mean', "sentence feature: mean over tokens or the <s> output", { choices: ['mean', 'bos'] }),
-    block: int(-1, 'representation probed: -1 = the last block, 0 = the embeddings, k = the output of block k'),
+    block: int(-1, 'representation probed: -1 = the last block, 0 = the embeddings, k = the output of block k', { min: -1 }),
   },
 };
 
@@ -132,6 +133,7 @@ export const presets = {
   },
 };
 
+/** Lengths that must fit the learned positions; also the modality's validateConfig (run while resolving). */
 function checkLengths(c: ResolvedConfig): void {
   const t = textOptions(c);
   if (t.blockSize > t.maxPositions) throw new ConfigError(`text.blockSize (${t.blockSize}) exceeds text.maxPositions (${t.maxPositions})`, 'text.blockSize');
@@ -148,10 +150,7 @@ export function createEncoder(c: ResolvedConfig, seed: number): TokenEncoder {
 /** BERT masking for objective.version 1, data2vec 2.0's random masking for version 2. */
 export function createMasker(c: ResolvedConfig): BertMasker | RandomMasker {
   const m = maskingOptions(c);
-  if (c.objective.version === 2) {
-    if (!(m.prob > 0 && m.prob < 1)) throw new ConfigError(`masking.prob must be in (0, 1) with objective.version 2 (got ${m.prob})`, 'masking.prob');
-    return new RandomMasker(m.prob);
-  }
+  if (c.objective.version === 2) return new RandomMasker(m.prob);
   const vocabSize = tokenizerVocabSize(tokenizerFile(c));
   return new BertMasker({
     vocabSize,
@@ -170,6 +169,7 @@ export const modality: Modality = {
   schema,
   presets: presets as unknown as Modality['presets'],
   defaultPreset: 'tiny',
+  validateConfig: checkLengths,
   createEncoder,
   createMasker,
   createData: async (c, split) => {

@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@d2v/core';
 import { loadStdlibCorpus, sentenceParagraphs } from '../src/data/stdlib.js';
@@ -9,6 +8,7 @@ import { readTextFiles } from '../src/data/textFiles.js';
 import { readLabelledTsv } from '../src/data/tsv.js';
 import { buildEmailCorpus, emailDedupKey } from '../src/data/emailCorpus.js';
 import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from '../src/data/paths.js';
+import { tempDir } from '@d2v/core/testing';
 
 describe('loadStdlibCorpus', () => {
   it('moby-dick: 138 documents (chapters, etymology, extracts, epilogue) with headings', () => {
@@ -113,7 +113,7 @@ describe('text extraction helpers', () => {
 
 describe('buildEmailCorpus (unlabelled in-domain pre-training text)', () => {
   it('writes one e-mail per line, leaves out every test text and its near-duplicates, and writes no labels', () => {
-    const out = mkdtempSync(join(tmpdir(), 'd2v-email-'));
+    const out = tempDir('email');
     const r = buildEmailCorpus({ out, exclude: [bundledSpamFiles().test], validCount: 50, maxChars: 1000 });
     const train = readFileSync(r.train, 'utf8').trimEnd().split('\n');
     const valid = readFileSync(r.valid, 'utf8').trimEnd().split('\n');

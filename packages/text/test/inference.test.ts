@@ -49,12 +49,12 @@ function capture(fn: () => Promise<number>) {
 
 beforeAll(async () => {
   await initBackend('wasm');
-  pre = tempDir('d2v-text-pre-');
+  pre = tempDir('text-pre');
   await pretrain({ modality, ...quietRun, overrides: { ...small, out: pre, 'train.steps': 2 } });
-  ft = tempDir('d2v-text-ft-');
+  ft = tempDir('text-ft');
   const r = await finetune({ modality, ...quietRun, overrides: { ...small, out: ft, 'finetune.init': pre, 'finetune.labels': 64, 'finetune.steps': 6, 'finetune.batchSize': 16, 'finetune.warmupSteps': 1 } });
   ftAccuracy = r.metrics['accuracy']!;
-  dir = tempDir('d2v-text-in-');
+  dir = tempDir('text-in');
   linesFile = join(dir, 'texts.txt');
   writeFileSync(linesFile, `${texts.slice(0, 3).join('\n')}\n\n`);
   tsvFile = join(dir, 'more.tsv');
@@ -120,7 +120,7 @@ describe('text loadModel on a fine-tuned run', () => {
   });
 
   it('d2v predict and d2v embed write files that parse', async () => {
-    const out = tempDir('d2v-text-cli-');
+    const out = tempDir('text-cli');
     const jsonl = join(out, 'p.jsonl');
     const r = await capture(() => cliMain(['predict', '--init', ft, '--input', linesFile, missing, tsvFile, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);

@@ -1,10 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initBackend, resolveConfig, Trainer, evaluate } from '@d2v/core';
-import { lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
+import { lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality, MlmPretrainTask } from '../src/index.js';
 
 const small = { 'model.dim': 64, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 128, 'objective.topK': 2, 'text.blockSize': 48, 'finetune.maxTokens': 48, 'train.batchSize': 8 };
@@ -15,7 +12,7 @@ beforeAll(async () => {
 
 describe('MLM baseline task', () => {
   it('predicts masked tokens of the bundled corpus better with training, keeps the tensor count flat, and saves a student finetune.init can load', async () => {
-    const out = mkdtempSync(join(tmpdir(), 'd2v-text-mlm-'));
+    const out = tempDir('text-mlm');
     const overrides = { ...small, out, 'train.steps': 40, 'optim.warmupSteps': 3, 'optim.lr': 2e-3 };
     const config = resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(overrides)) });
     const task = new MlmPretrainTask(modality, config, await modality.createData(config, 'train'), modality.createMasker(config));
@@ -28,7 +25,7 @@ describe('MLM baseline task', () => {
     expect(tail).toBeLessThan(head - 1);
     expect(tensorCountIsFlat(counts)).toBe(true);
     // Same checkpoint layout as data2vec pretraining: the probe loads its encoder + Transformer.
-    const probe = await evaluate({ modality, ...quietRun, task: 'probe', overrides: { ...small, out: mkdtempSync(join(tmpdir(), 'd2v-text-mlm-probe-')), 'finetune.init': out, 'probe.epochs': 20 } });
+    const probe = await evaluate({ modality, ...quietRun, task: 'probe', overrides: { ...small, out: tempDir('text-mlm-probe'), 'finetune.init': out, 'probe.epochs': 20 } });
     expect(probe['accuracy']).toBeGreaterThan(0.6);
   });
 });

@@ -1,10 +1,10 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, Transformer, maskedMeanOverTime, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
 import { modality, TokenEncoder, sentenceFeatures, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
+import { tempDir } from '@d2v/core/testing';
 
 // A small model: the tiny preset's code path with few FLOPs.
 const small = { 'model.dim': 32, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 64, 'objective.topK': 2, 'text.blockSize': 48, 'train.batchSize': 4 };
@@ -15,7 +15,7 @@ function config(overrides: Record<string, unknown> = {}): ResolvedConfig {
     modalitySchema: modality.schema,
     presets: modality.presets,
     preset: 'tiny',
-    overrides: new Map(Object.entries({ ...small, out: mkdtempSync(join(tmpdir(), 'd2v-text-')), ...overrides })),
+    overrides: new Map(Object.entries({ ...small, out: tempDir('text'), ...overrides })),
   });
 }
 
@@ -127,7 +127,7 @@ describe('data', () => {
   });
 
   it('reads a custom corpus folder and names bad paths', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'd2v-text-corpus-'));
+    const dir = tempDir('text-corpus');
     writeFileSync(join(dir, 'a.txt'), 'The whale swam far.\nIt was large.\n\nA second document here.\n');
     writeFileSync(join(dir, 'b.txt'), 'Another file with some words in it.\n');
     // complete_doc packing: one block per document (two blank-line separated documents in a.txt, one in b.txt).
@@ -139,7 +139,7 @@ describe('data', () => {
   });
 
   it('pre-trains on odd text without crashing and reports what it replaced, split or skipped', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'd2v-text-odd-'));
+    const dir = tempDir('text-odd');
     const longLine = 'word '.repeat(300).trim(); // ~300 tokens: longer than a 48-token block
     const bad = Buffer.from([0x66, 0xff, 0xfe, 0x20, 0x67, 0x0a]); // 'f\xff\xfe g' + newline
     writeFileSync(join(dir, 'odd.txt'), Buffer.concat([Buffer.from('\n\n   \nFirst document.\n\n\n'), bad, Buffer.from(`\n${longLine}\n\n`)]));

@@ -1,13 +1,12 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, pretrain, finetune, evaluate } from '@d2v/core';
-import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
+import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality } from '../src/index.js';
 
 const quiet = quietRun;
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-text-run-'));
+const tmp = () => tempDir('text-run');
 // A small model on the bundled corpus and spam data: the tiny preset's code path with few FLOPs.
 const small = {
   'model.dim': 64,

@@ -70,6 +70,9 @@ export class ImageDataSource implements DataSource {
   get size(): number {
     return this.dataset.length;
   }
+  get skipped() {
+    return this.dataset.skipped;
+  }
   describe(): string {
     return `${this.dataset.length} images ${this.dataset.height}x${this.dataset.width}x${this.dataset.channels} from ${this.dataset.source}`;
   }

@@ -22,6 +22,7 @@ import {
 import { PatchEncoder } from './encoder.js';
 import { visionHf } from './hf.js';
 import { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
+import { checkNormalisation } from './data/augment.js';
 import { ImageDataSource, makeVisionBatch, type VisionBatch } from './batch.js';
 import { batching, dat, vis } from './options.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
@@ -34,38 +35,38 @@ const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number;
 
 const schema = {
   vision: {
-    imageSize: int(224, 'image side in pixels (images are resized/cropped to it)'),
-    patchSize: int(16, 'ViT patch side'),
-    channels: int(3, 'image channels (1 = grey, 3 = RGB)'),
+    imageSize: int(224, 'image side in pixels (images are resized/cropped to it)', { min: 1 }),
+    patchSize: int(16, 'ViT patch side (must divide vision.imageSize)', { min: 1 }),
+    channels: int(3, 'image channels (1 = grey, 3 = RGB)', { min: 1, max: 3 }),
     positions: opt('relative', 'learned absolute positions or a shared relative position bias (BEiT)', { choices: ['learned', 'relative'] }),
     cls: opt(true, 'prepend a CLS token'),
-    maskRatio: opt(0.6, 'fraction of patches masked, for both mask styles (data2vec 1.0 BEiT blocks: 0.6; 2.0 inverse blocks: 0.8)'),
-    minBlockPatches: int(16, 'smallest mask block on a 14x14 grid (scaled to smaller grids)'),
-    minAspect: opt(0.3, 'smallest block aspect ratio (largest is its inverse)'),
-    inverseBlockSize: int(3, 'objective.version 2: side of the visible blocks of inverse block masking'),
-    maskAdjust: opt(0.07, 'objective.version 2: extra centres drawn for inverse block masking, as a fraction of the patches'),
+    maskRatio: opt(0.6, 'fraction of patches masked, for both mask styles (data2vec 1.0 BEiT blocks: 0.6; 2.0 inverse blocks: 0.8)', { gt: 0, lt: 1 }),
+    minBlockPatches: int(16, 'smallest mask block on a 14x14 grid (scaled to smaller grids)', { min: 1 }),
+    minAspect: opt(0.3, 'smallest block aspect ratio (largest is its inverse)', { gt: 0, max: 1 }),
+    inverseBlockSize: int(3, 'objective.version 2: side of the visible blocks of inverse block masking', { min: 1 }),
+    maskAdjust: opt(0.07, 'objective.version 2: extra centres drawn for inverse block masking, as a fraction of the patches', { min: 0 }),
   },
   data: {
     path: opt('', 'dataset folder: IDX files or ImageFolder tree; empty = the bundled Fashion-MNIST subset', { type: 'path' }),
     skipBad: opt(false, 'skip and count unreadable images instead of stopping'),
     mean: opt([0.485, 0.456, 0.406], 'per-channel mean for normalisation'),
-    std: opt([0.229, 0.224, 0.225], 'per-channel std for normalisation'),
+    std: opt([0.229, 0.224, 0.225], 'per-channel std for normalisation', { gt: 0 }),
     randomResizedCrop: opt(true, 'random resized crop while pretraining'),
-    cropScale: opt([0.08, 1], 'random resized crop area range'),
+    cropScale: opt([0.08, 1], 'random resized crop area range (smallest, largest fraction)', { gt: 0, max: 1 }),
     hflip: opt(true, 'random horizontal flip'),
   },
   finetune: {
-    labelsPerClass: int(0, 'use only the first N labelled images per class (0 = all)'),
-    labelSmoothing: opt(0.1, 'label smoothing of the classification loss'),
-    layerDecay: opt(0.65, 'layer-wise lr decay (1 = off)'),
+    labelsPerClass: int(0, 'use only the first N labelled images per class (0 = all)', { min: 0 }),
+    labelSmoothing: opt(0.1, 'label smoothing of the classification loss', { min: 0, lt: 1 }),
+    layerDecay: opt(0.65, 'layer-wise lr decay (1 = off)', { gt: 0, max: 1 }),
   },
   probe: {
-    epochs: int(60, 'linear-probe epochs over the extracted features'),
-    lr: opt(3e-3, 'linear-probe Adam learning rate'),
-    weightDecay: opt(1e-4, 'linear-probe L2 penalty'),
-    trainImages: int(0, 'training images for the probe (0 = the whole train split)'),
-    testImages: int(0, 'test images for the probe (0 = the whole test split)'),
-    topBlocks: int(1, 'probe features: average of the last N block outputs, each layer-normed (1 = the last block after the final norm)'),
+    epochs: int(60, 'linear-probe epochs over the extracted features', { min: 1 }),
+    lr: opt(3e-3, 'linear-probe Adam learning rate', { gt: 0 }),
+    weightDecay: opt(1e-4, 'linear-probe L2 penalty', { min: 0 }),
+    trainImages: int(0, 'training images for the probe (0 = the whole train split)', { min: 0 }),
+    testImages: int(0, 'test images for the probe (0 = the whole test split)', { min: 0 }),
+    topBlocks: int(1, 'probe features: average of the last N block outputs, each layer-normed (1 = the last block after the final norm)', { min: 1 }),
   },
 };
 
@@ -173,8 +174,29 @@ export async function loadSplit(c: ResolvedConfig, split: 'train' | 'test'): Pro
   if (ds.channels !== v.channels) {
     throw new ConfigError(`${ds.source} has ${ds.channels} channel(s) but vision.channels is ${v.channels}`, 'vision.channels');
   }
-  if (ds.skipped.length) console.error(`d2v: skipped ${ds.skipped.length} unreadable image(s) in ${path} (first: ${ds.skipped[0]!.file}: ${ds.skipped[0]!.reason})`);
+  if (ds.skipped.length) {
+    console.error(`d2v: skipped ${ds.skipped.length} unreadable image(s) in ${path} (first: ${ds.skipped[0]!.file}: ${ds.skipped[0]!.reason}); a training run lists them all in its skipped-files.tsv`);
+  }
   return ds;
+}
+
+/** Cross-field checks of the vision options, run while the config is resolved. */
+function validateConfig(c: ResolvedConfig): void {
+  const v = vis(c);
+  const d = dat(c);
+  if (v.imageSize % v.patchSize !== 0) {
+    throw new ConfigError(`vision.patchSize (${v.patchSize}) must divide vision.imageSize (${v.imageSize}) into whole patches`, 'vision.patchSize');
+  }
+  if (v.channels !== 1 && v.channels !== 3) throw new ConfigError(`vision.channels must be 1 (grey) or 3 (RGB), got ${v.channels}`, 'vision.channels');
+  checkNormalisation(v.channels, d.mean, d.std);
+  const [s0, s1] = d.cropScale;
+  if (d.cropScale.length !== 2 || !(s0! <= s1!)) throw new ConfigError(`data.cropScale must be two fractions, smallest first (got ${d.cropScale.join(', ')})`, 'data.cropScale');
+  const grid = v.imageSize / v.patchSize;
+  if (c.objective.version === 2 && v.inverseBlockSize > grid) {
+    throw new ConfigError(`vision.inverseBlockSize (${v.inverseBlockSize}) exceeds the ${grid}x${grid} patch grid`, 'vision.inverseBlockSize');
+  }
+  const top = probe(c).topBlocks;
+  if (top > c.model.depth) throw new ConfigError(`probe.topBlocks (${top}) exceeds model.depth (${c.model.depth})`, 'probe.topBlocks');
 }
 
 function encoderConfig(c: ResolvedConfig) {
@@ -234,6 +256,7 @@ async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTas
     itemsPerMicroBatch: () => ({ count: bs, unit: 'img' }),
     checkpointGroups: () => ({ student: model.state() }),
     restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+    skippedFiles: () => [...train.skipped, ...test.skipped],
     describe: () => `ViT classifier: ${c.model.depth} x ${c.model.dim}, ${train.numClasses} classes, layer decay ${f.layerDecay}`,
     dispose: () => head.dispose(),
     async evaluate() {
@@ -292,6 +315,7 @@ export const modality: Modality = {
   presets: presets as unknown as Modality['presets'],
   // data2vec 2.0 learns better features per CPU-minute here (README, Evidence).
   defaultPreset: 'tiny-v2',
+  validateConfig,
   createEncoder: (c, seed) => new PatchEncoder(encoderConfig(c), seed),
   createMasker: (c) => {
     const v = vis(c);

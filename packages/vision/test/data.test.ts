@@ -1,13 +1,13 @@
 import { describe, it, expect } from 'vitest';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import sharp from 'sharp';
 import { DataError, Rng } from '@d2v/core';
 import { readIdx, writeIdx, loadImageDataset, loadImageFolder, bundledFashionMnistDir, FASHION_MNIST_CLASSES, sampleCrop, augmentImage, patchify } from '../src/index.js';
+import { tempDir } from '@d2v/core/testing';
 
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-vision-'));
+const tmp = () => tempDir('vision');
 
 describe('IDX files', () => {
   it('loads the bundled real Fashion-MNIST subset, balanced', async () => {

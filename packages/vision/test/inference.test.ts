@@ -51,13 +51,13 @@ function capture(fn: () => Promise<number>) {
 
 beforeAll(async () => {
   await initBackend('wasm');
-  pre = tempDir('d2v-vision-pre-');
+  pre = tempDir('vision-pre');
   await pretrain({ modality, ...quietRun, overrides: { ...small, out: pre, 'train.steps': 2 } });
-  ft = tempDir('d2v-vision-ft-');
+  ft = tempDir('vision-ft');
   await finetune({ modality, ...quietRun, overrides: { ...small, out: ft, 'finetune.init': pre, 'finetune.steps': 3, 'finetune.labelsPerClass': 5, 'finetune.layerDecay': 1 } });
   // The first N test images as PNG files, and a file that is no image in the middle.
   const test = await loadImageDataset(bundledFashionMnistDir(), 'test', { channels: 1 });
-  folder = join(tempDir('d2v-vision-in-'), 'images');
+  folder = join(tempDir('vision-in'), 'images');
   mkdirSync(folder);
   const kept: Uint8Array[] = [];
   for (let i = 0; i < N; i++) {
@@ -154,7 +154,7 @@ describe('vision loadModel on a fine-tuned run', () => {
   });
 
   it('d2v predict and d2v embed write files that parse', async () => {
-    const dir = tempDir('d2v-vision-cli-');
+    const dir = tempDir('vision-cli');
     const jsonl = join(dir, 'p.jsonl');
     const r = await capture(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);

@@ -1,14 +1,11 @@
 import { describe, it, expect, beforeAll } from 'vitest';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { initBackend, evaluate, finetune } from '@d2v/core';
-import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun } from '@d2v/core/testing';
+import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { modality, loadSplit, makeVisionBatch, batchingOptions, probeFeatures, pooledFeatures } from '../src/index.js';
 
 const quiet = quietRun;
-const tmp = () => mkdtempSync(join(tmpdir(), 'd2v-vision-run-'));
+const tmp = () => tempDir('vision-run');
 // A small model on the real bundled images: the same code path as the tiny preset, fewer FLOPs.
 const small = { 'model.dim': 48, 'model.depth': 3, 'model.heads': 2, 'model.ffnDim': 96, 'objective.topK': 2, 'objective.lossScale': 1 / 48, 'train.batchSize': 16 };
 

@@ -110,14 +110,20 @@ export async function initBackend(requested?: string, opts: InitBackendOptions =
       await entry.setup?.();
       registerConvFilterGradient();
       active = name;
-      if (want === 'auto') (opts.log ?? console.error)(`d2v: backend auto -> ${name}`);
+      if (want === 'auto') {
+        // Why a faster backend was passed over (e.g. the GPU's CUDA libraries are missing) matters as much as the choice.
+        const passed = failures.length ? `; not used: ${failures.join('; ')}` : '';
+        (opts.log ?? console.error)(`d2v: backend auto -> ${name}${passed}`);
+      }
       return name;
     } catch (err) {
       if (want !== 'auto') {
         throw err instanceof BackendError ? err : new BackendError(`backend '${name}' failed to start: ${(err as Error).message}`, { cause: err });
       }
-      failures.push(`${name}: ${(err as Error).message.split('\n')[0]}`);
+      // The underlying reason (a missing package or CUDA library), without the install advice around it.
+      const reason = err instanceof BackendError && err.cause instanceof Error ? err.cause : (err as Error);
+      failures.push(`${name}: ${reason.message.split('\n')[0]}`);
     }
   }
-  throw new BackendError(`no backend could start:\n  ${failures.join('\n  ')}`);
+  throw new BackendError(`no backend could start: ${failures.join('; ')}`);
 }

@@ -10,7 +10,12 @@ export const META_OPTIONS: Record<string, string> = {
   format: 'export: checkpoint format to write (hf = Hugging Face transformers; d2v export --help)',
   'stop-after': 'stop after this many updates in this process (checkpoint kept; continue with --resume)',
   help: 'list every option with its default and the paper value',
+  version: 'print the d2v version',
+  verbose: 'on failure, print the stack trace too (or set D2V_DEBUG=1)',
 };
+
+/** Run options that are switches: they never take a value (`d2v --verbose pretrain` keeps `pretrain` as the command). */
+export const META_FLAGS = new Set(['help', 'version', 'verbose']);
 
 /** Short spellings for the options people type most. */
 export const ALIASES: Record<string, string> = {
@@ -23,6 +28,7 @@ export const ALIASES: Record<string, string> = {
 export interface ParsedArgs {
   command: string | undefined;
   meta: Record<string, string | true>;
+  /** Config keys and their raw values; a flag given without a value is `true` (only boolean options accept that). */
   overrides: Map<string, unknown>;
 }
 
@@ -42,17 +48,19 @@ export function parseArgs(argv: string[]): ParsedArgs {
     let key = tok.slice(2);
     let value: string | true;
     const eq = key.indexOf('=');
+    if (key === 'h') key = 'help';
     if (eq >= 0) {
       value = key.slice(eq + 1);
       key = key.slice(0, eq);
-    } else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
+    } else if (!META_FLAGS.has(key) && i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) {
       value = argv[++i]!;
     } else {
       value = true;
     }
-    if (key === 'h') key = 'help';
-    if (key in META_OPTIONS) meta[key] = value;
-    else overrides.set(ALIASES[key] ?? key, value === true ? 'true' : value);
+    if (key in META_OPTIONS) {
+      if (value === true && !META_FLAGS.has(key)) throw new ConfigError(`--${key} needs a value (${META_OPTIONS[key]})`, key);
+      meta[key] = value;
+    } else overrides.set(ALIASES[key] ?? key, value);
   }
   return { command, meta, overrides };
 }

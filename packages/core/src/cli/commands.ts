@@ -13,6 +13,7 @@ import { createPretrainTask } from '../model/pretrainTask.js';
 import { Trainer, type TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
 import { GradientWorkers } from '../train/parallel.js';
+import { planRun } from '../train/runFolder.js';
 import { ConfigError, CheckpointError } from '../errors.js';
 import { readMetrics } from '../report/metrics.js';
 import { isHfCheckpoint } from '../io/hf.js';
@@ -43,6 +44,7 @@ export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; c
     preset: o.preset ?? modality.defaultPreset,
     file: o.configFile,
     overrides: toMap(o.overrides),
+    validate: modality.validateConfig?.bind(modality),
   }, o.log ?? ((m: string) => console.error(m)));
   await initBackend(config.backend, { log: o.log });
   return { modality, config };
@@ -58,6 +60,8 @@ export interface PretrainOutcome extends TrainResult {
 export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
   const log = o.log ?? ((m: string) => console.error(m));
   const { modality, config } = await prepareRun(o);
+  // The run folder is checked before data loading (minutes, for big corpora); the Trainer acts on it.
+  planRun(config);
   log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
   const data = await modality.createData(config, 'train');
   const task = createPretrainTask(modality, config, data);
@@ -162,6 +166,7 @@ export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
   const { modality } = prepared;
   const config = finetuneConfig(prepared.config);
   if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
+  planRun(config);
   const parts = buildStudent(modality, config);
   const init = initOf(config);
   let studentWeights: Record<string, tf.Tensor> | undefined;
@@ -173,7 +178,7 @@ export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
   });
   try {
     log(`d2v: finetune ${modality.name} on backend ${activeBackend()} -> ${resolve(config.out)}`);
-    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `finetune ${modality.name}`, progressStream: o.progressStream }).run();
+    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `finetune ${modality.name}`, progressStream: o.progressStream, optimSection: 'finetune' }).run();
     const metrics = await task.evaluate();
     mkdirSync(config.out, { recursive: true });
     writeFileSync(join(config.out, 'eval.json'), JSON.stringify({ step: result.step, ...metrics }, null, 2) + '\n');
@@ -211,9 +216,9 @@ export async function evaluate(o: RunOptions & { task?: string }): Promise<Recor
   }
 }
 
-export async function info(modalityName?: string): Promise<string> {
+export async function info(modalityName?: string, backendName?: string): Promise<string> {
   const lines: string[] = [];
-  const backend = await initBackend(undefined);
+  const backend = await initBackend(backendName);
   lines.push(`backend: ${backend} (tfjs ${tf.version_core}); set D2V_BACKEND or --backend to change`);
   lines.push(`installed modality packages: ${discoverModalities().join(', ') || 'none found under node_modules/@d2v'}`);
   if (modalityName) {
@@ -235,7 +240,8 @@ export async function calibrateUpdateSeconds(o: RunOptions & { out: string; step
   const steps = o.steps ?? 6;
   const warmup = o.warmup ?? 2;
   if (steps <= warmup) throw new ConfigError(`calibration needs more steps (${steps}) than warm-up updates (${warmup})`, 'train.steps');
-  const overrides = { ...Object.fromEntries(toMap(o.overrides)), out: o.out, 'train.steps': steps, 'train.logEvery': 1, 'train.checkpointEvery': steps };
+  // A calibration folder holds nothing worth keeping: each calibration replaces the last.
+  const overrides = { ...Object.fromEntries(toMap(o.overrides)), out: o.out, overwrite: true, 'train.steps': steps, 'train.logEvery': 1, 'train.checkpointEvery': steps };
   const r = await pretrain({ ...o, overrides, plots: false, log: () => {}, progressStream: { write: () => true, isTTY: false } as never });
   const secs = readMetrics(join(r.runDir, 'metrics.jsonl'))
     .filter((m) => m.step > warmup && typeof m['sec'] === 'number')

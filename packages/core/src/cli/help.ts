@@ -1,5 +1,5 @@
 /** --help text: every option with its effective default and the paper value. */
-import { defaultsOf, flattenSchema, flattenTree, getPath, type Schema, type ConfigTree } from '../config/schema.js';
+import { defaultsOf, describeRange, flattenSchema, flattenTree, getPath, type Schema, type ConfigTree } from '../config/schema.js';
 import { META_OPTIONS, ALIASES } from './args.js';
 
 const fmt = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? v.join(',') : String(v));
@@ -33,7 +33,8 @@ export function helpText(command: string, modalityName: string | undefined, sche
     const pv = paper.has(key) ? paper.get(key) : getPath(defaults, key);
     const choices = spec.choices ? ` {${spec.choices.join('|')}}` : '';
     const paperNote = presets?.['paper-base'] && fmt(pv) !== fmt(def) ? ` [paper ${fmt(pv)}]` : '';
-    lines.push(`    --${key.padEnd(34)} ${spec.help}${choices} (default ${fmt(def)})${paperNote}`);
+    const range = spec.range ? `, must be ${describeRange(spec.range)}` : '';
+    lines.push(`    --${key.padEnd(34)} ${spec.help}${choices} (default ${fmt(def)})${paperNote}${range}`);
   }
   return lines.join('\n');
 }

@@ -4,7 +4,7 @@ import { ConfigError } from '../errors.js';
 import { CORE_SCHEMA } from './coreSchema.js';
 import { applyOverrides, defaultsOf, flattenTree, mergeSchemas, type ConfigTree, type Schema } from './schema.js';
 import type { TransformerConfig } from '../nn/transformer.js';
-import type { ScheduleName } from '../optim/schedule.js';
+import { checkPhaseRatios, type ScheduleName } from '../optim/schedule.js';
 
 export interface DecoderConfig {
   conv: '1d' | '2d';
@@ -53,6 +53,7 @@ export interface OptimConfig {
   initLrScale: number;
   finalLrScale: number;
   accumulate: number;
+  maxNonFiniteSkips: number;
 }
 
 export interface TrainConfig {
@@ -72,6 +73,7 @@ export interface ResolvedConfig {
   backend: string;
   out: string;
   resume: boolean;
+  overwrite: boolean;
   model: Omit<TransformerConfig, 'eps'>;
   objective: ObjectiveConfig;
   optim: OptimConfig;
@@ -88,6 +90,8 @@ export interface ResolveOptions {
   file?: string;
   /** Dotted-key overrides from the command line (string values are coerced). */
   overrides?: Map<string, unknown>;
+  /** The modality's cross-field checks (Modality.validateConfig), run after core's. */
+  validate?: (config: ResolvedConfig) => void;
 }
 
 export function fullSchema(modalitySchema: Schema): Schema {
@@ -129,38 +133,28 @@ export function resolveConfig(o: ResolveOptions): ResolvedConfig {
   if (o.overrides) cfg = applyOverrides(cfg, schema, o.overrides, 'command line');
   const out = { modality: o.modality, preset: o.preset, ...cfg } as unknown as ResolvedConfig;
   validate(out);
+  o.validate?.(out);
   return out;
 }
 
+/**
+ * Checks that span several options. Single-option ranges are declared in the schema and checked
+ * as each value is applied; everything here runs before a run writes anything.
+ */
 function validate(c: ResolvedConfig): void {
   const m = c.model;
   if (m.dim % m.heads !== 0) throw new ConfigError(`model.dim (${m.dim}) must be divisible by model.heads (${m.heads})`, 'model.heads');
   if (c.objective.topK > m.depth) {
     throw new ConfigError(`objective.topK (${c.objective.topK}) exceeds model.depth (${m.depth})`, 'objective.topK');
   }
-  for (const [k, v] of [
-    ['model.dropout', m.dropout],
-    ['model.attentionDropout', m.attentionDropout],
-    ['model.layerDrop', m.layerDrop],
-  ] as const) {
-    if (v < 0 || v >= 1) throw new ConfigError(`${k} must be in [0, 1) (got ${v})`, k);
-  }
   const o = c.objective;
-  if (o.version !== 1 && o.version !== 2) throw new ConfigError(`objective.version must be 1 or 2 (got ${o.version})`, 'objective.version');
-  if (o.clones < 1) throw new ConfigError(`objective.clones must be >= 1 (got ${o.clones})`, 'objective.clones');
   if (o.version === 1 && o.clones !== 1) throw new ConfigError(`objective.clones (${o.clones}) needs objective.version 2`, 'objective.clones');
   if (o.version === 2) {
     const d = o.decoder;
-    for (const [k, v] of [['dim', d.dim], ['kernel', d.kernel], ['layers', d.layers], ['groups', d.groups]] as const) {
-      if (!(v >= 1)) throw new ConfigError(`objective.decoder.${k} must be >= 1 (got ${v})`, `objective.decoder.${k}`);
-    }
     if (d.dim % d.groups !== 0 || m.dim % d.groups !== 0) {
       throw new ConfigError(`objective.decoder.groups (${d.groups}) must divide objective.decoder.dim (${d.dim}) and model.dim (${m.dim})`, 'objective.decoder.groups');
     }
-    if (d.inputDropout < 0 || d.inputDropout >= 1) throw new ConfigError(`objective.decoder.inputDropout must be in [0, 1) (got ${d.inputDropout})`, 'objective.decoder.inputDropout');
-    if (o.maskNoiseStd < 0) throw new ConfigError(`objective.maskNoiseStd must be >= 0 (got ${o.maskNoiseStd})`, 'objective.maskNoiseStd');
   }
-  if (c.train.steps < 1) throw new ConfigError(`train.steps must be >= 1`, 'train.steps');
-  if (c.train.batchSize < 1) throw new ConfigError(`train.batchSize must be >= 1`, 'train.batchSize');
-  if (c.optim.accumulate < 1) throw new ConfigError(`optim.accumulate must be >= 1`, 'optim.accumulate');
+  checkPhaseRatios(c.optim.phaseRatios);
+  if (c.overwrite && c.resume) throw new ConfigError('--resume continues the run in --out and --overwrite replaces it: give one of them', 'overwrite');
 }

@@ -17,6 +17,15 @@ export interface OptionSpec {
   readonly type: 'number' | 'integer' | 'string' | 'path' | 'boolean' | 'number[]' | 'string[]' | 'json';
   /** Allows null (e.g. "1/sqrt(C)" default of loss scale). */
   readonly nullable?: boolean;
+  /** Bounds of a number (of every element of a number list): min/max inclusive, gt/lt exclusive. */
+  readonly range?: Range;
+}
+
+export interface Range {
+  readonly min?: number;
+  readonly max?: number;
+  readonly gt?: number;
+  readonly lt?: number;
 }
 
 export interface Schema {
@@ -36,14 +45,32 @@ function inferType(v: OptionValue): OptionSpec['type'] {
 export function opt(
   def: OptionValue,
   help: string,
-  extra: { choices?: readonly string[]; type?: OptionSpec['type']; nullable?: boolean } = {},
+  extra: { choices?: readonly string[]; type?: OptionSpec['type']; nullable?: boolean } & Range = {},
 ): OptionSpec {
-  return { kind: 'option', default: def, help, type: extra.type ?? inferType(def), choices: extra.choices, nullable: extra.nullable ?? def === null };
+  const { min, max, gt, lt } = extra;
+  const range = [min, max, gt, lt].some((b) => b !== undefined) ? { min, max, gt, lt } : undefined;
+  const defaults = typeof def === 'number' ? [def] : Array.isArray(def) && typeof def[0] === 'number' ? (def as number[]) : [];
+  if (range && defaults.some((x) => !inRange(x, range))) throw new Error(`option default ${JSON.stringify(def)} is outside its own range (${describeRange(range)})`);
+  return { kind: 'option', default: def, help, type: extra.type ?? inferType(def), choices: extra.choices, nullable: extra.nullable ?? def === null, range };
 }
 
-/** An integer option (counts, sizes, steps). */
-export function int(def: number, help: string): OptionSpec {
-  return opt(def, help, { type: 'integer' });
+/** An integer option (counts, sizes, steps), optionally bounded (e.g. `{ min: 1 }`). */
+export function int(def: number, help: string, range: Range = {}): OptionSpec {
+  return opt(def, help, { type: 'integer', ...range });
+}
+
+/** The bounds as people write them: ">= 1", "in (0, 1)", "in [0, 1)". */
+export function describeRange(r: Range): string {
+  const lo = r.gt !== undefined ? { v: r.gt, open: true } : r.min !== undefined ? { v: r.min, open: false } : undefined;
+  const hi = r.lt !== undefined ? { v: r.lt, open: true } : r.max !== undefined ? { v: r.max, open: false } : undefined;
+  if (lo && hi) return `in ${lo.open ? '(' : '['}${lo.v}, ${hi.v}${hi.open ? ')' : ']'}`;
+  if (lo) return `${lo.open ? '>' : '>='} ${lo.v}`;
+  if (hi) return `${hi.open ? '<' : '<='} ${hi.v}`;
+  return 'any number';
+}
+
+function inRange(x: number, r: Range): boolean {
+  return (r.min === undefined || x >= r.min) && (r.max === undefined || x <= r.max) && (r.gt === undefined || x > r.gt) && (r.lt === undefined || x < r.lt);
 }
 
 export function isOption(x: OptionSpec | Schema): x is OptionSpec {
@@ -134,6 +161,8 @@ export function suggestKey(key: string, keys: Iterable<string>): string | undefi
 /** Converts a raw value (string from the CLI, or JSON) to the option's type, or throws naming key and source. */
 export function coerce(key: string, spec: OptionSpec, raw: unknown, source: string): OptionValue {
   const bad = (why: string) => new ConfigError(`${source}: option ${key} ${why}`, key);
+  // `true` without a string form is a flag given with no value (`--out` at the end of a command line).
+  if (raw === true && spec.type !== 'boolean' && spec.type !== 'json') throw bad(`needs a value (--${key} VALUE)`);
   if (raw === null || raw === 'null') {
     if (spec.nullable) return null;
     throw bad('cannot be null');
@@ -144,6 +173,7 @@ export function coerce(key: string, spec: OptionSpec, raw: unknown, source: stri
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : NaN;
       if (!Number.isFinite(n)) throw bad(`expects a number, got ${JSON.stringify(raw)}`);
       if (spec.type === 'integer' && !Number.isInteger(n)) throw bad(`expects an integer, got ${JSON.stringify(raw)}`);
+      if (spec.range && !inRange(n, spec.range)) throw bad(`must be ${describeRange(spec.range)}, got ${n}`);
       return n;
     }
     case 'boolean': {
@@ -157,6 +187,9 @@ export function coerce(key: string, spec: OptionSpec, raw: unknown, source: stri
       if (!Array.isArray(arr)) throw bad(`expects a list of numbers, got ${JSON.stringify(raw)}`);
       const nums = arr.map((x) => (typeof x === 'number' ? x : Number(x)));
       if (nums.some((x) => !Number.isFinite(x))) throw bad(`expects a list of numbers, got ${JSON.stringify(raw)}`);
+      const range = spec.range;
+      const outside = range ? nums.find((x) => !inRange(x, range)) : undefined;
+      if (range && outside !== undefined) throw bad(`values must be ${describeRange(range)}, got ${outside}`);
       return nums;
     }
     case 'string[]': {

@@ -6,6 +6,7 @@
  */
 import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { asFileSystemError } from '../errors.js';
 
 /** Temporary files and folders start with this prefix; readers skip them. */
 export const TEMP_PREFIX = '.tmp-';
@@ -44,26 +45,30 @@ function fsyncTree(dir: string): void {
   fsyncPath(dir);
 }
 
-/** Writes `data` to `path` atomically (creating parent folders). */
+/** Writes `data` to `path` atomically (creating parent folders). A failed write (e.g. ENOSPC) is a FileSystemError naming `path`. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
-  mkdirSync(dirname(path), { recursive: true });
   const tmp = tempSibling(path);
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   try {
-    const fd = openSync(tmp, 'w');
+    mkdirSync(dirname(path), { recursive: true });
     try {
-      let off = 0;
-      while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(tmp, 'w');
+      try {
+        let off = 0;
+        while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, path);
+    } catch (err) {
+      rmSync(tmp, { force: true });
+      throw err;
     }
-    renameSync(tmp, path);
+    fsyncPath(dirname(path));
   } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
+    throw asFileSystemError(err, path);
   }
-  fsyncPath(dirname(path));
 }
 
 /**
@@ -74,15 +79,23 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
  */
 export async function writeDirAtomic(finalDir: string, fill: (tmpDir: string) => Promise<void> | void): Promise<void> {
   const parent = dirname(finalDir);
-  mkdirSync(parent, { recursive: true });
+  try {
+    mkdirSync(parent, { recursive: true });
+  } catch (err) {
+    throw asFileSystemError(err, parent);
+  }
   const tmp = tempSibling(finalDir);
-  mkdirSync(tmp);
+  try {
+    mkdirSync(tmp);
+  } catch (err) {
+    throw asFileSystemError(err, tmp);
+  }
   try {
     await fill(tmp);
     fsyncTree(tmp);
   } catch (err) {
     rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    throw asFileSystemError(err, finalDir);
   }
   let old: string | undefined;
   try {
@@ -94,7 +107,7 @@ export async function writeDirAtomic(finalDir: string, fill: (tmpDir: string) =>
   } catch (err) {
     if (old && !existsSync(finalDir)) renameSync(old, finalDir);
     rmSync(tmp, { recursive: true, force: true });
-    throw err;
+    throw asFileSystemError(err, finalDir);
   }
   fsyncPath(parent);
   if (old) rmSync(old, { recursive: true, force: true });

@@ -102,7 +102,7 @@ export class CheckpointManager {
       };
       for (const [group, tensors] of Object.entries(p.groups)) {
         const file = `${group}${TENSOR_EXT}`;
-        put(file, await tensorsToSafetensors(tensors, { group, step: String(p.step) }, join(final, file)));
+        put(file, await tensorsToSafetensors(tensors, { group, step: String(p.step) }, join(final, file), { finiteOnly: true }));
       }
       put('state.json', Buffer.from(stateJson, 'utf8'));
       put('config.json', Buffer.from(configJson, 'utf8'));
@@ -167,7 +167,7 @@ export class CheckpointManager {
       if (diffs.length) throw new CheckpointError(join(d, 'config.json'), `config mismatch: ${diffs.join('; ')}`);
     }
     const state = readJson('state.json');
-    const groups: TensorGroups = {};
+    const groups: TensorGroups = Object.create(null);
     const dispose = () => Object.values(groups).forEach((g) => tf.dispose(Object.values(g)));
     try {
       for (const file of Object.keys(manifest.files).filter((f) => f.endsWith(TENSOR_EXT)).sort()) {
@@ -179,6 +179,18 @@ export class CheckpointManager {
       throw err;
     }
     return { dir: d, step: manifest.step, groups, state, config, dispose };
+  }
+
+  /** The step and stored config of a checkpoint folder, verified against its manifest (no tensors are read). */
+  readConfig(dir: string): { step: number; config: Record<string, unknown> } {
+    const manifest = readManifest(dir);
+    const file = join(dir, 'config.json');
+    try {
+      return { step: manifest.step, config: JSON.parse(Buffer.from(readVerified(dir, manifest, 'config.json')).toString('utf8')) as Record<string, unknown> };
+    } catch (err) {
+      if (err instanceof CheckpointError) throw err;
+      throw new CheckpointError(file, `is not valid JSON (${firstLine(err)})`);
+    }
   }
 
   /** Keeps `keep` plus the newest keepLast-1 others; also clears temporaries of crashed processes. */

@@ -62,7 +62,8 @@ export function encodeSafetensors(tensors: Record<string, RawTensor>, metadata?:
     throw new CheckpointError(file, `cannot encode safetensors: ${why}`);
   };
   if (!isLittleEndianHost) fail('big-endian hosts are not supported');
-  const header: Record<string, unknown> = {};
+  // Null-prototype maps: a tensor may be named `__proto__` (a plain object would take it as its prototype).
+  const header: Record<string, unknown> = Object.create(null);
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== 'string') fail(`metadata ${k} is not a string`);
     header[METADATA_KEY] = metadata;
@@ -162,7 +163,7 @@ export function decodeSafetensors(bytes: Uint8Array, file = '<memory>'): Decoded
   }
   if (cursor !== dataLen) fail(`data section has ${dataLen} bytes but the tensors cover ${cursor}`);
 
-  const tensors: Record<string, RawTensor> = {};
+  const tensors: Record<string, RawTensor> = Object.create(null);
   for (const s of spans) {
     // A copy, not a view: offsets need not be aligned, and a Node Buffer may share a pooled ArrayBuffer.
     const data = new ARRAY[s.dtype](s.numel);
@@ -210,7 +211,7 @@ export function rawToTensor(name: string, t: RawTensor, file = '<memory>'): tf.T
 
 /** Decoded tensors as tfjs tensors; on error nothing is left allocated. */
 export function safetensorsToTensors(decoded: DecodedSafetensors, file = '<memory>'): Record<string, tf.Tensor> {
-  const out: Record<string, tf.Tensor> = {};
+  const out: Record<string, tf.Tensor> = Object.create(null);
   try {
     for (const [name, t] of Object.entries(decoded.tensors)) out[name] = rawToTensor(name, t, file);
   } catch (err) {
@@ -225,16 +226,37 @@ function asClass<T extends Float32Array | Int32Array | Uint8Array>(cls: new (a: 
   return d instanceof cls ? d : new cls(d as ArrayLike<number>);
 }
 
-/** tfjs tensors -> safetensors bytes (float32 -> F32, int32 -> I32, bool -> BOOL). The tensors are not disposed. */
-export async function tensorsToSafetensors(tensors: Record<string, tf.Tensor>, metadata?: Record<string, string>, file = '<memory>'): Promise<Uint8Array> {
-  const raw: Record<string, RawTensor> = {};
+/**
+ * tfjs tensors -> safetensors bytes (float32 -> F32, int32 -> I32, bool -> BOOL). The tensors are
+ * not disposed. With `finiteOnly`, a float tensor holding NaN or Infinity is an error (checkpoints).
+ */
+export async function tensorsToSafetensors(
+  tensors: Record<string, tf.Tensor>,
+  metadata?: Record<string, string>,
+  file = '<memory>',
+  opts: { finiteOnly?: boolean } = {},
+): Promise<Uint8Array> {
+  const raw: Record<string, RawTensor> = Object.create(null);
   for (const [name, t] of Object.entries(tensors)) {
     if (t.isDisposed) throw new CheckpointError(file, `tensor ${name} was disposed before it could be saved`);
     const shape = [...t.shape];
-    if (t.dtype === 'float32') raw[name] = { dtype: 'F32', shape, data: asClass(Float32Array, await t.data()) };
-    else if (t.dtype === 'int32') raw[name] = { dtype: 'I32', shape, data: asClass(Int32Array, await t.data()) };
+    if (t.dtype === 'float32') {
+      const data = asClass(Float32Array, await t.data());
+      if (opts.finiteOnly) {
+        const bad = countNonFinite(data);
+        if (bad > 0) throw new CheckpointError(file, `tensor ${name} holds ${bad} NaN/Infinity value(s); a checkpoint never stores non-finite values, so it was not written`);
+      }
+      raw[name] = { dtype: 'F32', shape, data };
+    } else if (t.dtype === 'int32') raw[name] = { dtype: 'I32', shape, data: asClass(Int32Array, await t.data()) };
     else if (t.dtype === 'bool') raw[name] = { dtype: 'BOOL', shape, data: asClass(Uint8Array, await t.data()) };
     else throw new CheckpointError(file, `tensor ${name} has dtype ${t.dtype}, which safetensors checkpoints do not store`);
   }
   return encodeSafetensors(raw, metadata, file);
+}
+
+/** How many values of `data` are NaN or +-Infinity. */
+export function countNonFinite(data: Float32Array): number {
+  let n = 0;
+  for (let i = 0; i < data.length; i++) if (!Number.isFinite(data[i]!)) n++;
+  return n;
 }

@@ -106,6 +106,10 @@ export abstract class Data2VecTaskBase<P> implements TrainTask<P> {
     return { count: this.config.train.batchSize, unit: 'samples' };
   }
 
+  skippedFiles() {
+    return this.data.skipped ?? [];
+  }
+
   describe(): string {
     const m = this.config.model;
     const o = this.config.objective;

@@ -45,6 +45,11 @@ export class AdamW {
     return this.slots.map((s) => s.param.variable);
   }
 
+  /** Parameter names (e.g. `transformer.blocks.0.attn.qkv.weight`), aligned with `variables`. */
+  get names(): string[] {
+    return this.slots.map((s) => s.name);
+  }
+
   /** Applies one update. `grads` aligned with `variables`; grads are not disposed. */
   apply(grads: tf.Tensor[], lr: number): void {
     this.t += 1;
@@ -105,10 +110,14 @@ export function globalNorm(grads: tf.Tensor[]): number {
   return tf.tidy(() => Math.sqrt(tf.addN(grads.map((g) => tf.sum(tf.square(g)))).dataSync()[0]!));
 }
 
+/** The factor that brings gradients of global norm `norm` down to `maxNorm` (1 when within it, when clipping is off, or for a non-finite norm). */
+export function clipScale(norm: number, maxNorm: number): number {
+  return !(maxNorm > 0) || norm <= maxNorm || !Number.isFinite(norm) ? 1 : maxNorm / (norm + 1e-6);
+}
+
 /** Scales grads so their global norm is at most maxNorm; returns new tensors (caller disposes) and the norm before clipping. */
 export function clipByGlobalNorm(grads: tf.Tensor[], maxNorm: number): { grads: tf.Tensor[]; norm: number } {
   const norm = globalNorm(grads);
-  if (!(maxNorm > 0) || norm <= maxNorm || !Number.isFinite(norm)) return { grads: grads.map((g) => tf.clone(g)), norm };
-  const s = maxNorm / (norm + 1e-6);
-  return { grads: grads.map((g) => tf.mul(g, s)), norm };
+  const s = clipScale(norm, maxNorm);
+  return { grads: grads.map((g) => (s === 1 ? tf.clone(g) : tf.mul(g, s))), norm };
 }

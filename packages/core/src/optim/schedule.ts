@@ -35,10 +35,8 @@ export function learningRate(step: number, c: ScheduleConfig): number {
       return floor + (c.lr - floor) * 0.5 * (1 + Math.cos(Math.PI * p));
     }
     case 'tri-stage': {
-      const [wr, hr, dr] = c.phaseRatios;
-      if (Math.abs(wr + hr + dr - 1) > 1e-6) {
-        throw new ConfigError(`optim.phaseRatios must sum to 1 (got ${c.phaseRatios.join(', ')})`, 'optim.phaseRatios');
-      }
+      checkPhaseRatios(c.phaseRatios);
+      const [wr, hr] = c.phaseRatios;
       const w = Math.round(wr * total);
       const h = Math.round(hr * total);
       const d = Math.max(1, total - w - h);
@@ -47,9 +45,17 @@ export function learningRate(step: number, c: ScheduleConfig): number {
       if (step < w + h) return c.lr;
       // Exponential decay from lr to finalLrScale * lr over the decay phase (as fairseq's tri-stage).
       const p = Math.min(1, (step - w - h) / d);
-      return c.lr * Math.exp(Math.log(c.finalLrScale) * p);
+      // At p = 0 the decay has not started (and log(0) * 0 would be NaN for finalLrScale 0).
+      return p === 0 ? c.lr : c.lr * Math.exp(Math.log(c.finalLrScale) * p);
     }
     default:
       throw new ConfigError(`unknown optim.schedule '${c.schedule as string}': use cosine, tri-stage, constant or linear`, 'optim.schedule');
+  }
+}
+
+/** Tri-stage phases: three fractions (warm-up, hold, decay) summing to 1. */
+export function checkPhaseRatios(ratios: readonly number[]): void {
+  if (ratios.length !== 3 || Math.abs(ratios.reduce((a, b) => a + b, 0) - 1) > 1e-6) {
+    throw new ConfigError(`optim.phaseRatios must be three fractions (warm-up, hold, decay) summing to 1 (got ${ratios.join(', ')})`, 'optim.phaseRatios');
   }
 }

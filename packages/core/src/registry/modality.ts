@@ -12,6 +12,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import type { Transformer } from '../nn/transformer.js';
 import type { TrainTask } from '../train/task.js';
 import type { HfMapping } from '../io/hf.js';
+import type { SkippedFile } from '../report/skipped.js';
 
 /** A batch of raw inputs as the modality's data source produced it. */
 export interface Batch {
@@ -82,6 +83,8 @@ export interface DataSource {
   readonly size: number;
   /** One line for logs: where the data comes from and how much. */
   describe(): string;
+  /** Files left out as unreadable (`data.skipBad`); a pretraining run lists them in its folder. */
+  readonly skipped?: readonly SkippedFile[];
   /** The batch for micro-step `index` (deterministic given rng), so a resumed run sees the same data. */
   batch(index: number, batchSize: number, rng: Rng): Batch;
 }
@@ -167,6 +170,12 @@ export interface Modality {
   /** Named config presets; must include 'tiny' (runs on a laptop CPU) and 'paper-base'. */
   readonly presets: Record<string, ConfigTree>;
   readonly defaultPreset: string;
+  /**
+   * Checks across the modality's options (e.g. the patch size divides the image size), run while
+   * the config is resolved, before a run writes anything. Throw a ConfigError naming the option.
+   * Single-option ranges belong in the schema (`opt(..., { min, max, gt, lt })`).
+   */
+  validateConfig?(config: ResolvedConfig): void;
   createEncoder(config: ResolvedConfig, seed: number): FeatureEncoder;
   createMasker(config: ResolvedConfig): MaskingStrategy;
   createData(config: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<DataSource>;

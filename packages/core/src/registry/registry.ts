@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
+import { suggestKey } from '../config/schema.js';
 import type { Modality } from './modality.js';
 
 const modalities = new Map<string, Modality>();
@@ -75,22 +76,44 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
   return modalities.get(found)!;
 }
 
+interface PackageMeta {
+  main?: string;
+  exports?: unknown;
+  d2v?: { modality?: boolean };
+}
+
+/**
+ * Imports an installed modality package by name: `@d2v/<name>`, else `<name>`. Only packages whose
+ * package.json declares `"d2v": { "modality": true }` are imported: `--modality semver` must not
+ * run an arbitrary installed package.
+ */
 async function importByName(name: string, cwd: string): Promise<Record<string, unknown>> {
   const req = createRequire(join(cwd, 'noop.js'));
   const tries = name.includes('/') ? [name] : [`@d2v/${name}`, name];
-  const errors: string[] = [];
   for (const pkg of tries) {
+    let pkgJson: string;
     try {
-      const pkgJson = req.resolve(`${pkg}/package.json`);
-      const dir = pkgJson.slice(0, -'package.json'.length);
-      const meta = JSON.parse(readFileSync(pkgJson, 'utf8')) as { main?: string; exports?: unknown };
-      const exp = typeof meta.exports === 'string' ? meta.exports : (meta.exports as Record<string, unknown> | undefined)?.['.'];
-      return (await import(pathToFileURL(join(dir, typeof exp === 'string' ? exp : (meta.main ?? 'index.js'))).href)) as Record<string, unknown>;
-    } catch (err) {
-      errors.push(`${pkg}: ${(err as Error).message.split('\n')[0]}`);
+      pkgJson = req.resolve(`${pkg}/package.json`);
+    } catch {
+      continue;
     }
+    const meta = JSON.parse(readFileSync(pkgJson, 'utf8')) as PackageMeta;
+    if (!meta.d2v?.modality) {
+      throw new PluginError(`package ${pkg} is not a d2v modality (its package.json does not declare "d2v": { "modality": true })${installedHint(cwd)}`);
+    }
+    const dir = pkgJson.slice(0, -'package.json'.length);
+    const exp = typeof meta.exports === 'string' ? meta.exports : (meta.exports as Record<string, unknown> | undefined)?.['.'];
+    return (await import(pathToFileURL(join(dir, typeof exp === 'string' ? exp : (meta.main ?? 'index.js'))).href)) as Record<string, unknown>;
   }
-  throw new PluginError(`modality '${name}' is not installed (tried ${tries.join(', ')}): install @d2v/${name} or pass a path.\n  ${errors.join('\n  ')}`);
+  const hint = suggestKey(name, [...new Set([...discoverModalities(cwd), ...modalities.keys()])]);
+  if (hint) throw new PluginError(`modality '${name}' is not installed; did you mean '${hint}'?${installedHint(cwd)}`);
+  throw new PluginError(`modality '${name}' is not installed (tried ${tries.join(', ')})${installedHint(cwd)}; install @d2v/${name}, or pass a plugin's path (./my-plugin)`);
+}
+
+/** "; installed modalities: speech, text, vision" (or nothing when none are found). */
+function installedHint(cwd: string): string {
+  const found = discoverModalities(cwd);
+  return found.length ? `; installed modalities: ${found.join(', ')}` : '';
 }
 
 /** Names of installed @d2v/* packages that declare `"d2v": { "modality": true }` in package.json. */

@@ -6,3 +6,5 @@ export type { Bar, BarChartOptions, ChartFiles, LineChartOptions, LineSeries, Po
 export { ProgressBar } from './progress.js';
 export type { ProgressBarOptions, ProgressFields, ProgressStream } from './progress.js';
 export { autoSmoothing, downsample, smoothEma } from './series.js';
+export { SKIPPED_FILES, writeSkippedFiles } from './skipped.js';
+export type { SkippedFile } from './skipped.js';

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { D2vError, DataError } from '../errors.js';
+import { D2vError, DataError, asFileSystemError } from '../errors.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export type MetricValue = number | string | boolean | null;
 
@@ -94,13 +95,6 @@ function serialize(records: MetricRecord[]): string {
   return records.map((record) => `${JSON.stringify(record, encodeValue)}\n`).join('');
 }
 
-/** Replace a file's content via a temporary file and rename, so a crash leaves the old or the new log, never half. */
-function writeAtomically(file: string, content: string): void {
-  const temporary = `${file}.tmp-${process.pid}`;
-  fs.writeFileSync(temporary, content);
-  fs.renameSync(temporary, file);
-}
-
 export class MetricsLog {
   readonly file: string;
   private fd: number | null = null;
@@ -124,8 +118,12 @@ export class MetricsLog {
     if (typeof record.step !== 'number' || !Number.isFinite(record.step)) {
       throw new DataError(this.file, `record needs a finite numeric "step", got ${String(record.step)}`);
     }
-    fs.writeSync(this.fd, `${JSON.stringify(record, encodeValue)}\n`);
-    if (this.fsync) fs.fsyncSync(this.fd);
+    try {
+      fs.writeSync(this.fd, `${JSON.stringify(record, encodeValue)}\n`);
+      if (this.fsync) fs.fsyncSync(this.fd);
+    } catch (err) {
+      throw asFileSystemError(err, this.file);
+    }
   }
 
   /** All records written so far (including those from earlier runs in this directory). */
@@ -141,7 +139,8 @@ export class MetricsLog {
     const records = this.read();
     const kept = records.filter((record) => record.step <= step);
     this.close();
-    writeAtomically(this.file, serialize(kept));
+    // Flushed to disk like a checkpoint: a power loss leaves the old log or the new one, never half.
+    writeFileAtomic(this.file, serialize(kept));
     this.open();
     return records.length - kept.length;
   }
@@ -161,6 +160,6 @@ export class MetricsLog {
     const text = fs.readFileSync(this.file, 'utf8');
     if (text === '' || text.endsWith('\n')) return;
     // A complete record that only lacks its newline is kept; a fragment is dropped.
-    writeAtomically(this.file, serialize(parseLog(this.file, text)));
+    writeFileAtomic(this.file, serialize(parseLog(this.file, text)));
   }
 }

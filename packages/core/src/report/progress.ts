@@ -34,7 +34,7 @@ export interface ProgressBarOptions {
   smoothing?: number;
   /** TTY: minimum milliseconds between redraws, so fast loops do not flood the terminal. Default 100. */
   redrawMs?: number;
-  /** TTY: maximum line width. Default `stream.columns` or 100. */
+  /** TTY: maximum line width. Default `stream.columns` (when positive) or 100. */
   width?: number;
 }
 
@@ -101,7 +101,9 @@ export class ProgressBar {
     this.unit = options.unit ?? 'it';
     this.now = options.now ?? (() => performance.now());
     this.redrawMs = options.redrawMs ?? 100;
-    this.width = Math.max(20, options.width ?? this.stream.columns ?? 100);
+    // A terminal can report 0 columns (e.g. a pseudo-terminal whose size was never set): treat that as unknown.
+    const columns = this.stream.columns !== undefined && this.stream.columns > 0 ? this.stream.columns : undefined;
+    this.width = Math.max(20, options.width ?? columns ?? 100);
     this.startStep = options.startStep ?? 0;
     this.step = this.startStep;
     this.secondsPerStep = new SmoothedValue(smoothing);

@@ -11,6 +11,7 @@ import { prepareRun } from '../cli/commands.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { AdamW } from '../optim/adamw.js';
 import { stepRng } from './stepRng.js';
+import { applyGuardedUpdate } from './update.js';
 import type { Modality } from '../registry/modality.js';
 
 export interface KernelShare {
@@ -52,9 +53,9 @@ export async function profilePretrainStep(o: StepProfileOptions): Promise<StepPr
       const prepared = task.prepare(index, rng);
       try {
         const { value, grads } = tf.variableGrads(() => task.loss(index, rng, prepared).loss, variables);
-        value.dataSync();
+        const loss = value.dataSync()[0]!;
         const list = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-        optimizer.apply(list, 1e-4);
+        applyGuardedUpdate(optimizer, list, 1e-4, config.optim.clipNorm, loss);
         tf.dispose(list);
         value.dispose();
       } finally {

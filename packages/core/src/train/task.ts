@@ -6,6 +6,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParamInfo } from '../nn/module.js';
 import type { Rng } from './rng.js';
+import type { SkippedFile } from '../report/skipped.js';
 
 export interface LossResult {
   loss: tf.Scalar;
@@ -32,6 +33,8 @@ export interface TrainTask<P = unknown> {
   checkpointGroups(): Record<string, Record<string, tf.Tensor>>;
   /** Restores what checkpointGroups() saved. */
   restore(groups: Record<string, Record<string, tf.Tensor>>, file: string): void;
+  /** Input files the task's data loaders left out as unreadable (`data.skipBad`); the Trainer lists them in the run folder. */
+  skippedFiles?(): readonly SkippedFile[];
   /** Model as a plain description, logged once. */
   describe(): string;
   dispose(): void;

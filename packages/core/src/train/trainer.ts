@@ -1,26 +1,27 @@
 /**
  * The training loop shared by pretraining and fine-tuning: AdamW, lr
- * schedule, gradient accumulation and clipping, NaN/Inf stop, progress bar,
- * JSONL metrics, atomic checkpoints with resume, plots at the end.
+ * schedule, gradient accumulation and clipping, the non-finite guard (an
+ * update whose loss or gradient norm is NaN/Inf is skipped and counted; too
+ * many in a row stop the run), progress bar, JSONL metrics, atomic
+ * checkpoints with resume, plots at the end.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AdamW, clipByGlobalNorm } from '../optim/adamw.js';
+import { AdamW } from '../optim/adamw.js';
 import { learningRate } from '../optim/schedule.js';
 import { stepRng } from './stepRng.js';
 import type { TrainTask } from './task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { DivergenceError, CheckpointError } from '../errors.js';
 import { CheckpointManager } from '../io/checkpoint.js';
-import { writeFileAtomic } from '../io/atomic.js';
 import { MetricsLog } from '../report/metrics.js';
+import { writeSkippedFiles } from '../report/skipped.js';
 import { ProgressBar } from '../report/progress.js';
 import { plotTrainingCurves } from '../report/plot.js';
 import type { GradientWorkers } from './parallel.js';
-
-/** Keys that may differ between a checkpoint and the run resuming it. */
-export const RESUME_IGNORED_KEYS = ['train.steps', 'out', 'resume', 'backend', 'train.logEvery', 'train.checkpointEvery', 'train.keepLast', 'train.workers'];
+import { applyGuardedUpdate, type UpdateOutcome } from './update.js';
+import { planRun, startRun } from './runFolder.js';
 
 export interface TrainerOptions {
   config: ResolvedConfig;
@@ -39,6 +40,8 @@ export interface TrainerOptions {
   workers?: GradientWorkers;
   /** Called after every update with its record (tests watch tensor counts here). */
   onStep?: (record: StepRecord) => void;
+  /** Config section whose lr and warmupSteps a divergence message advises changing (fine-tuning: 'finetune'). Default 'optim'. */
+  optimSection?: string;
 }
 
 export interface StepRecord {
@@ -59,6 +62,8 @@ export interface TrainResult {
   /** Seconds per update (median) in this process. */
   secondsPerStep: number;
   itemsPerSecond: number;
+  /** Updates this process skipped because their loss or gradient norm was NaN/Infinity. */
+  skippedUpdates: number;
 }
 
 export class Trainer {
@@ -78,35 +83,42 @@ export class Trainer {
   async run(): Promise<TrainResult> {
     const { config, task, runDir } = this;
     const { train, optim } = config;
-    mkdirSync(runDir, { recursive: true });
-    writeFileAtomic(join(runDir, 'config.json'), JSON.stringify(config, null, 2) + '\n');
+    // Nothing is written before the folder is known to be this run's (and a resume's config to match).
+    const plan = planRun(config, runDir);
+    for (const note of plan.notes) this.log(`d2v: ${note}`);
+    startRun(plan, config);
+    const unreadable = task.skippedFiles?.() ?? [];
+    if (unreadable.length) this.log(`d2v: ${unreadable.length} unreadable input file(s) were left out; all of them, with reasons: ${writeSkippedFiles(runDir, unreadable)}`);
 
     const optimizer = new AdamW(task.trainableParams(), optim);
     const variables = optimizer.variables;
     const ckpt = new CheckpointManager(runDir, { keepLast: train.keepLast });
     const metrics = new MetricsLog(runDir);
     let start = 0;
-    let lastCheckpoint: string | undefined;
+    /** The newest checkpoint written or resumed from: never holds a non-finite value (CheckpointManager refuses those). */
+    let lastGood: { dir: string; step: number } | undefined;
+    // A resumed run starts a fresh count: resuming (often with a lower lr) is the intervention the stop asked for.
+    let skippedInARow = 0;
+    let skippedUpdates = 0;
 
     if (config.resume) {
-      const dir = ckpt.latestDir();
-      if (!dir) {
-        this.log(`d2v: --resume given but ${runDir} has no checkpoint yet; starting from step 0`);
-      } else {
-        const loaded = await ckpt.load(dir, { expectConfig: config, ignoreKeys: RESUME_IGNORED_KEYS });
+      const from = plan.resumeFrom;
+      if (from) {
+        const loaded = await ckpt.load(from.dir);
         try {
-          task.restore(loaded.groups, dir);
+          task.restore(loaded.groups, from.dir);
           const optState = loaded.groups['optimizer'];
-          if (!optState) throw new CheckpointError(dir, 'has no optimizer state');
-          optimizer.loadState(optState, Number(loaded.state['optimizerSteps'] ?? loaded.step), dir);
+          if (!optState) throw new CheckpointError(from.dir, 'has no optimizer state');
+          optimizer.loadState(optState, Number(loaded.state['optimizerSteps'] ?? loaded.step), from.dir);
         } finally {
           loaded.dispose();
         }
         start = loaded.step;
-        lastCheckpoint = dir;
-        metrics.truncateAfter(start);
-        this.log(`d2v: resumed from ${dir} at step ${start}`);
+        lastGood = from;
+        this.log(`d2v: resumed from ${from.dir} at step ${start}${start === train.steps ? ' (already complete: nothing to do)' : ''}`);
       }
+      // Records after the resumed step (all of them without a checkpoint) are logged again below.
+      metrics.truncateAfter(start);
     }
 
     this.log(`d2v: ${task.describe()}`);
@@ -119,48 +131,69 @@ export class Trainer {
     const stopAt = this.opts.stopAfter !== undefined ? Math.min(total, start + this.opts.stopAfter) : total;
 
     const save = async (step: number) => {
-      lastCheckpoint = await ckpt.save({
+      const dir = await ckpt.save({
         step,
         groups: { ...task.checkpointGroups(), optimizer: optimizer.state() },
         state: { step, optimizerSteps: optimizer.t, rng: { kind: 'counter', seed: config.seed, nextMicroBatch: step * k } },
         config: config as unknown as Record<string, unknown>,
       });
+      lastGood = { dir, step };
     };
 
     try {
       for (let step = start; step < stopAt; step++) {
         const t0 = performance.now();
+        // `step` updates are done; this is update number `n`, the step that metrics and checkpoints name.
+        const n = step + 1;
         const lr = learningRate(step, { ...optim, totalSteps: total });
         const { grads, loss, extra } = this.accumulate(step, k, variables);
-        if (!Number.isFinite(loss)) {
+        let update: UpdateOutcome;
+        try {
+          update = applyGuardedUpdate(optimizer, grads, lr, optim.clipNorm, loss);
+        } finally {
           tf.dispose(grads);
+        }
+        const record: StepRecord = { step: n, loss, lr, grad_norm: update.gradNorm, ...extra };
+        if (update.nonFiniteParam) {
+          metrics.log(record);
           throw new DivergenceError(
-            step,
-            `loss is ${loss} at step ${step}; stopping without applying the update. ` +
-              (lastCheckpoint ? `The last good checkpoint is ${lastCheckpoint}.` : 'No checkpoint was written yet.') +
-              ' Lower optim.lr or raise optim.warmupSteps.',
+            n,
+            `parameter ${update.nonFiniteParam} holds NaN/Infinity after update ${n} (loss ${loss}, gradient norm ${update.gradNorm}), so the run stops. ${this.recovery(lastGood)}`,
           );
         }
-        const clipped = clipByGlobalNorm(grads, optim.clipNorm);
-        tf.dispose(grads);
-        optimizer.apply(clipped.grads, lr);
-        tf.dispose(clipped.grads);
-        const after = task.afterUpdate?.(step) ?? {};
-        const record: StepRecord = { step: step + 1, loss, lr, grad_norm: clipped.norm, ...extra, ...after };
-        task.check?.(step + 1, record);
+        if (update.applied) {
+          skippedInARow = 0;
+          Object.assign(record, task.afterUpdate?.(step) ?? {});
+          task.check?.(n, record);
+        } else {
+          skippedInARow++;
+          skippedUpdates++;
+          record['skipped'] = 1;
+          metrics.log(record);
+          const what = Number.isFinite(loss) ? `gradient norm is ${update.gradNorm}` : `loss is ${loss}`;
+          if (skippedInARow > optim.maxNonFiniteSkips) {
+            throw new DivergenceError(
+              n,
+              `${what} at step ${n}: ${skippedInARow} update(s) in a row could not be applied (optim.maxNonFiniteSkips is ${optim.maxNonFiniteSkips}), so the run stops. ${this.recovery(lastGood, skippedInARow === n - start ? plan.resumeFrom : undefined)}`,
+            );
+          }
+          this.log(`d2v: step ${n}: ${what}; update skipped, weights unchanged (${skippedInARow} in a row; the run stops after ${optim.maxNonFiniteSkips})`);
+        }
         losses.push(loss);
         const dt = (performance.now() - t0) / 1000;
         stepTimes.push(dt);
         record['sec'] = dt;
-        if ((step + 1) % train.logEvery === 0 || step + 1 === total || step === start) metrics.log(record);
-        bar.update(step + 1, { loss, lr }, items.count * k);
+        if (update.applied && (n % train.logEvery === 0 || n === total || step === start)) metrics.log(record);
+        bar.update(n, { loss, lr }, items.count * k);
         this.opts.onStep?.(record);
-        if ((step + 1) % train.checkpointEvery === 0 || step + 1 === total) await save(step + 1);
+        if (n % train.checkpointEvery === 0 || n === total) await save(n);
       }
     } finally {
       bar.finish();
+      metrics.close();
       optimizer.dispose();
     }
+    if (skippedUpdates) this.log(`d2v: ${skippedUpdates} update(s) skipped (NaN/Infinity loss or gradients); see "skipped" in ${metrics.file}`);
     if (this.opts.plots ?? true) {
       try {
         await plotTrainingCurves(runDir);
@@ -174,12 +207,29 @@ export class Trainer {
       step: stopAt,
       losses,
       runDir,
-      lastCheckpoint,
+      lastCheckpoint: lastGood?.dir,
       secondsPerStep: med,
       itemsPerSecond: med > 0 ? (items.count * k) / med : 0,
+      skippedUpdates,
     };
     writeFileSync(join(runDir, 'train-summary.json'), JSON.stringify({ ...result, losses: undefined, lastLoss: losses.at(-1) }, null, 2) + '\n');
     return result;
+  }
+
+  /**
+   * What to do after a divergence: the last good checkpoint and the options to change.
+   * `resumedInVain`: the checkpoint this run resumed from, when not one update could be applied since.
+   */
+  private recovery(lastGood: { dir: string; step: number } | undefined, resumedInVain?: { dir: string; step: number }): string {
+    const section = this.opts.optimSection ?? 'optim';
+    const cfg = (this.config[section] as { lr?: number; warmupSteps?: number } | undefined) ?? {};
+    const change = `a lower --${section}.lr (now ${cfg.lr}) or a longer --${section}.warmupSteps (now ${cfg.warmupSteps})`;
+    if (!lastGood) return `No checkpoint was written yet: start again with --overwrite and ${change}.`;
+    // Finite weights can still be past saving (huge but finite updates before the gradients overflowed).
+    if (resumedInVain) {
+      return `No update could be applied since resuming from ${resumedInVain.dir} (step ${resumedInVain.step}): its weights are finite but already diverged; start again with --overwrite and ${change}.`;
+    }
+    return `The last good checkpoint is ${lastGood.dir} (step ${lastGood.step}): continue from it with --resume and ${change}.`;
   }
 
   /** Averages loss, metrics and gradients over `k` micro-batches (spread over worker threads if any). */

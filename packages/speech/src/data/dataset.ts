@@ -6,7 +6,7 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { DataError } from '@d2v/core';
+import { DataError, type SkippedFile } from '@d2v/core';
 import { manifestTranscript, readManifest } from './manifest.js';
 import { framesAtRate, readWav, readWavInfo } from './wav.js';
 
@@ -19,10 +19,7 @@ export interface SpeechItem {
   file: string;
 }
 
-export interface SkippedFile {
-  file: string;
-  reason: string;
-}
+export type { SkippedFile };
 
 export interface SpeechDataset {
   readonly length: number;

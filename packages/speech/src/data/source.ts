@@ -43,6 +43,10 @@ export class SpeechDataSource implements DataSource {
     return this.dataset.length;
   }
 
+  get skipped() {
+    return this.dataset.skipped;
+  }
+
   describe(): string {
     let total = 0;
     for (const s of this.sizes) total += s;

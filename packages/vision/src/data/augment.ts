@@ -157,11 +157,16 @@ export function augmentImage(rng: Rng | undefined, src: PixelBuffer, h: number, 
 }
 
 /** In place: (x / 255 - mean[k]) / std[k] for channel k; mean/std have 1 entry (shared) or one per channel. */
-export function normalise(x: Float32Array, c: number, mean: number[], std: number[]): void {
+/** data.mean and data.std hold one value, or one per channel, and std is positive. */
+export function checkNormalisation(c: number, mean: readonly number[], std: readonly number[]): void {
   for (const [name, v] of [['mean', mean], ['std', std]] as const) {
-    if (v.length !== 1 && v.length !== c) throw new ConfigError(`${name} has ${v.length} entries for ${c}-channel images (give 1 or ${c})`, `data.${name}`);
+    if (v.length !== 1 && v.length !== c) throw new ConfigError(`data.${name} has ${v.length} entries for ${c}-channel images (give 1 or ${c})`, `data.${name}`);
   }
-  if (std.some((s) => !(s > 0))) throw new ConfigError(`std must be positive, got [${std.join(', ')}]`, 'data.std');
+  if (std.some((s) => !(s > 0))) throw new ConfigError(`data.std must be positive, got [${std.join(', ')}]`, 'data.std');
+}
+
+export function normalise(x: Float32Array, c: number, mean: number[], std: number[]): void {
+  checkNormalisation(c, mean, std);
   const scale = Float32Array.from({ length: c }, (_, k) => 1 / (255 * std[k % std.length]!));
   const shift = Float32Array.from({ length: c }, (_, k) => mean[k % mean.length]! / std[k % std.length]!);
   for (let i = 0; i < x.length; i += c) {

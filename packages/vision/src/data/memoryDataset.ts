@@ -1,10 +1,7 @@
 /** The common dataset interface of IDX files and image folders, and its in-memory implementation. */
-import { ShapeError } from '@d2v/core';
+import { ShapeError, type SkippedFile } from '@d2v/core';
 
-export interface SkippedFile {
-  file: string;
-  reason: string;
-}
+export type { SkippedFile };
 
 export interface ImageDataset {
   readonly length: number;
