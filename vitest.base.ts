@@ -1,7 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
-/** Test settings shared by every package (each package's vitest.config.ts re-exports this). */
+/**
+ * Test settings shared by every package (each package's vitest.config.ts re-exports this).
+ * Tests run the TypeScript sources: the "@d2v/source" export condition resolves every @d2v/*
+ * package to src/ instead of dist/ (listed with vite's default conditions, which it replaces).
+ */
+const conditions = ['@d2v/source', 'module', 'node', 'development|production'];
+
 export default defineConfig({
+  resolve: { conditions },
+  ssr: { resolve: { conditions } },
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 120_000,
