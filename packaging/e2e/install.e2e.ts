@@ -228,3 +228,20 @@ try { loadStdlibCorpus('spam-assassin'); console.log('loaded'); } catch (e) { co
     }
   });
 });
+
+describe('nx release', () => {
+  it('--dry-run versions every published package together and previews CHANGELOG.md, offline, changing nothing', async () => {
+    const git = (args: string[]) => run('git', args, REPO);
+    const before = (await git(['status', '--porcelain'])).stdout;
+    const env = { ...userEnv, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false', npm_config_registry: 'http://127.0.0.1:9/', npm_config_fetch_retries: '0' };
+    const r = await run('npx', ['nx', 'release', '99.0.0', '--dry-run'], REPO, env);
+    timings['nx release --dry-run'] = r.seconds;
+    ok(r, 'nx release --dry-run');
+    for (const dir of PUBLISHED) expect(r.stdout, dir).toContain(`UPDATE ${dir}/package.json [dry-run]`);
+    expect(r.stdout).toContain('+   "version": "99.0.0",');
+    expect(r.stdout).toContain('+     "@d2v/core": "99.0.0"');
+    expect(r.stdout).toMatch(/CHANGELOG\.md \[dry-run\]/);
+    expect(r.stdout).toContain('+ ## 99.0.0');
+    expect((await git(['status', '--porcelain'])).stdout).toBe(before);
+  });
+});
