@@ -237,11 +237,12 @@ describe('nx release', () => {
     const r = await run('npx', ['nx', 'release', '99.0.0', '--dry-run'], REPO, env);
     timings['nx release --dry-run'] = r.seconds;
     ok(r, 'nx release --dry-run');
-    for (const dir of PUBLISHED) expect(r.stdout, dir).toContain(`UPDATE ${dir}/package.json [dry-run]`);
-    expect(r.stdout).toContain('+   "version": "99.0.0",');
-    expect(r.stdout).toContain('+     "@d2v/core": "99.0.0"');
-    expect(r.stdout).toMatch(/CHANGELOG\.md \[dry-run\]/);
-    expect(r.stdout).toContain('+ ## 99.0.0');
+    const log = r.stdout + r.stderr; // Nx prints the file previews on stderr
+    for (const dir of PUBLISHED) expect(log, dir).toContain(`UPDATE ${dir}/package.json [dry-run]`);
+    expect(log).toContain('+   "version": "99.0.0",');
+    expect(log).toContain('+     "@d2v/core": "99.0.0"');
+    expect(log).toMatch(/CHANGELOG\.md \[dry-run\]/);
+    expect(log).toMatch(/^\+ #+ 99\.0\.0 /m);
     expect((await git(['status', '--porcelain'])).stdout).toBe(before);
   });
 });
