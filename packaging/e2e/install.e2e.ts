@@ -196,6 +196,24 @@ export const isD2vError = (e: unknown): e is D2vError => e instanceof D2vError;
     ok(tsc, 'tsc');
   });
 
+  it('speech and text find their bundled data from dist/ (paths relative to the compiled modules)', async () => {
+    writeFileSync(
+      join(app, 'data.mjs'),
+      `import { existsSync, readdirSync } from 'node:fs';
+import { bundledCorpusDir } from '@d2v/speech';
+import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from '@d2v/text';
+const files = [bundledCorpusDir(), ...Object.values(bundledCorpusFiles()), ...Object.values(bundledSpamFiles()), bundledTokenizerModel()];
+console.log(JSON.stringify({ files, missing: files.filter((f) => !existsSync(f)), wavs: readdirSync(bundledCorpusDir() + '/wav').length }));
+`,
+    );
+    const r = await run(process.execPath, ['data.mjs'], app);
+    ok(r, 'node data.mjs');
+    const result = JSON.parse(r.stdout) as { files: string[]; missing: string[]; wavs: number };
+    expect(result.missing).toEqual([]);
+    expect(result.wavs).toBeGreaterThan(0);
+    for (const f of result.files) expect(f.startsWith(join(app, 'node_modules', '@d2v')), f).toBe(true);
+  });
+
   it('@d2v/text without the @stdlib datasets: asking for the e-mail corpus says what to install', async () => {
     writeFileSync(
       join(app, 'email.mjs'),
