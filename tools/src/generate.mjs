@@ -116,9 +116,9 @@ export function coreVersions(root) {
   for (const from of tries) {
     try {
       const file = createRequire(from).resolve('@d2v/core/package.json');
-      /** @type {{ version: string, dependencies?: Record<string, string> }} */
+      /** @type {{ version: string, dependencies?: Record<string, string>, devDependencies?: Record<string, string> }} */
       const meta = JSON.parse(readFileSync(file, 'utf8'));
-      const deps = meta.dependencies ?? {};
+      const deps = { ...meta.devDependencies, ...meta.dependencies };
       return { core: meta.version, tfjsCore: deps['@tensorflow/tfjs-core'] ?? '4.22.0', tsx: deps['tsx'] ?? '4.23.15' };
     } catch {
       // Not resolvable from here: try the next location.
@@ -199,8 +199,10 @@ function packageJson(
       predict: `d2v predict --init ${runs}/finetune`,
       embed: `d2v embed --init ${runs}/pretrain --out ${runs}/embeddings.safetensors`,
     },
-    dependencies: { '@d2v/core': v.core, '@tensorflow/tfjs-core': v.tfjsCore },
-    devDependencies: { tsx: v.tsx },
+    dependencies: { '@tensorflow/tfjs-core': v.tfjsCore },
+    // One @d2v/core serves every modality of a project: the d2v command's registry must see this one's registration.
+    peerDependencies: { '@d2v/core': `^${v.core}` },
+    devDependencies: { '@d2v/core': v.core, tsx: v.tsx },
     d2v: { modality: true },
   };
   return JSON.stringify(pkg, null, 2) + '\n';

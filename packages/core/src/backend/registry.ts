@@ -5,8 +5,9 @@
  * optional peers: they are imported only when asked for or when `auto` finds them.
  */
 import * as tf from '@tensorflow/tfjs-core';
-// tfjs-core alone registers no gradients; the union package registers all of them (and the cpu/webgl backends).
-import '@tensorflow/tfjs';
+// tfjs-core alone registers no gradients and no chained tensor methods (x.reshape()): this registers
+// them as the @tensorflow/tfjs union package does, without installing it (scripts/bundle-tfjs-registrations.mjs).
+import './tfjsGradientsAndChainedOps.mjs';
 import { BackendError } from '../errors.js';
 import { registerWasmSegmentSum } from './segmentSum.js';
 import { patchWasmKernels } from './wasmPatches.js';

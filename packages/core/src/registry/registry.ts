@@ -6,10 +6,33 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
 import { suggestKey } from '../config/schema.js';
 import type { Modality } from './modality.js';
+
+/**
+ * One @d2v/core per process. A second copy (say a nested node_modules/@d2v/core of another
+ * version, pulled in by a modality package) would hold its own registry, so the modality would
+ * register where the d2v command never looks, and its errors and modules would be another
+ * copy's classes. The first copy to load claims a global key; a second refuses to load.
+ */
+function claimSingleCopy(): void {
+  const key = Symbol.for('@d2v/core');
+  const here = fileURLToPath(import.meta.url);
+  const version = (createRequire(import.meta.url)('../../package.json') as { version: string }).version;
+  const holder = globalThis as { [key]?: { file: string; version: string } };
+  const first = holder[key];
+  if (first && first.file !== here) {
+    throw new PluginError(
+      `two copies of @d2v/core are loaded: ${first.version} (${first.file}) and ${version} (${here}). ` +
+        'Modality packages take @d2v/core as a peer dependency, so one copy must serve them all: ' +
+        '`npm ls @d2v/core` shows which package brings the second; install versions that agree.',
+    );
+  }
+  holder[key] = { file: here, version };
+}
+claimSingleCopy();
 
 const modalities = new Map<string, Modality>();
 
@@ -57,9 +80,8 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
       let entry = p;
       if (statSync(p).isDirectory()) {
         const pkgFile = join(p, 'package.json');
-        const pkg = existsSync(pkgFile) ? (JSON.parse(readFileSync(pkgFile, 'utf8')) as { main?: string; exports?: unknown }) : {};
-        const exp = typeof pkg.exports === 'string' ? pkg.exports : (pkg.exports as Record<string, unknown> | undefined)?.['.'];
-        entry = join(p, typeof exp === 'string' ? exp : (pkg.main ?? 'src/index.ts'));
+        const pkg = existsSync(pkgFile) ? (JSON.parse(readFileSync(pkgFile, 'utf8')) as PackageMeta) : {};
+        entry = join(p, packageEntry(pkg) ?? 'src/index.ts');
       }
       mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
     } else {
@@ -83,6 +105,34 @@ interface PackageMeta {
 }
 
 /**
+ * Export conditions a modality package is imported under. When this core runs from its
+ * TypeScript sources (a repo checkout), "@d2v/source" comes first, as it does for every other
+ * import there: packages are loaded from src/ like this one, never from a stale dist/.
+ */
+const IMPORT_CONDITIONS = [...(import.meta.url.endsWith('.ts') ? ['@d2v/source'] : []), 'import', 'node', 'default'];
+
+/** The file a conditional export target selects, by Node's rule: the first key, in order, that is an active condition. */
+function exportTarget(target: unknown): string | undefined {
+  if (typeof target === 'string') return target;
+  if (Array.isArray(target)) return target.map(exportTarget).find((t) => t !== undefined);
+  if (target && typeof target === 'object') {
+    for (const [condition, sub] of Object.entries(target)) {
+      if (!IMPORT_CONDITIONS.includes(condition)) continue;
+      const t = exportTarget(sub);
+      if (t !== undefined) return t;
+    }
+  }
+  return undefined;
+}
+
+/** The package's main module: its "." export (a string, a conditions object, or a subpath map) or else `main`. */
+export function packageEntry(meta: PackageMeta): string | undefined {
+  const exp = meta.exports;
+  const isSubpathMap = !!exp && typeof exp === 'object' && !Array.isArray(exp) && Object.keys(exp).some((k) => k.startsWith('.'));
+  return exportTarget(isSubpathMap ? (exp as Record<string, unknown>)['.'] : exp) ?? meta.main;
+}
+
+/**
  * Imports an installed modality package by name: `@d2v/<name>`, else `<name>`. Only packages whose
  * package.json declares `"d2v": { "modality": true }` are imported: `--modality semver` must not
  * run an arbitrary installed package.
@@ -101,9 +151,9 @@ async function importByName(name: string, cwd: string): Promise<Record<string, u
     if (!meta.d2v?.modality) {
       throw new PluginError(`package ${pkg} is not a d2v modality (its package.json does not declare "d2v": { "modality": true })${installedHint(cwd)}`);
     }
-    const dir = pkgJson.slice(0, -'package.json'.length);
-    const exp = typeof meta.exports === 'string' ? meta.exports : (meta.exports as Record<string, unknown> | undefined)?.['.'];
-    return (await import(pathToFileURL(join(dir, typeof exp === 'string' ? exp : (meta.main ?? 'index.js'))).href)) as Record<string, unknown>;
+    const entry = join(pkgJson.slice(0, -'package.json'.length), packageEntry(meta) ?? 'index.js');
+    // Installed: a failure from here on is the package's own (say a second @d2v/core), not a missing package.
+    return (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
   }
   const hint = suggestKey(name, [...new Set([...discoverModalities(cwd), ...modalities.keys()])]);
   if (hint) throw new PluginError(`modality '${name}' is not installed; did you mean '${hint}'?${installedHint(cwd)}`);

@@ -1,6 +1,8 @@
 /**
  * Public-domain text from the @stdlib dataset packages, read from
  * node_modules at run time (only a subset is copied into packages/text/data).
+ * They are development dependencies of @d2v/text, not installed with it (the
+ * e-mail set alone is 93 MB): a user asking for one gets the command to add it.
  *  - 'moby-dick': Herman Melville's Moby Dick, one document per chapter
  *    (plus etymology, extracts, epilogue), one paragraph per entry.
  *  - 'sotu': 233 State of the Union addresses (1790-2016). The source has no
@@ -37,15 +39,34 @@ const PACKAGES: Record<StdlibCorpusName, string> = {
 
 const require = createRequire(import.meta.url);
 
-function loadPackage<T>(name: StdlibCorpusName): T[] {
+/** What each corpus is, for the error that asks to install its package. */
+const DESCRIPTIONS: Record<StdlibCorpusName, string> = {
+  'moby-dick': 'Moby Dick',
+  sotu: 'State of the Union',
+  'spam-assassin': 'SpamAssassin e-mail',
+};
+
+/** The dataset package's exported function; `req` resolves it (the package's own require by default). */
+export function requireDataset<T>(name: StdlibCorpusName, req: NodeJS.Require = require): () => T[] {
   const pkg = PACKAGES[name];
-  let fn: () => T[];
   try {
-    fn = require(pkg) as () => T[];
+    return req(pkg) as () => T[];
   } catch (e) {
-    throw new DataError(pkg, `dataset package not installed (npm install ${pkg})`, { cause: e });
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+    // The version d2v is tested with: this package's own devDependency on it.
+    const meta = require('../../package.json') as { devDependencies?: Record<string, string> };
+    const version = meta.devDependencies?.[pkg];
+    throw new DataError(
+      pkg,
+      `the ${DESCRIPTIONS[name]} corpus ('${name}') reads this dataset package, which @d2v/text does not install ` +
+        `(the data bundled with it covers its default runs): npm install ${version ? `${pkg}@${version}` : pkg}`,
+      { cause: e },
+    );
   }
-  return fn();
+}
+
+function loadPackage<T>(name: StdlibCorpusName): T[] {
+  return requireDataset<T>(name)();
 }
 
 /** Groups sentences into paragraphs of about `target` characters. */
