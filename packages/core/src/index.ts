@@ -43,10 +43,11 @@ export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js
 export type { TrainTask, LossResult } from './train/task.js';
 
 // Config, registry, CLI
-export { opt, int, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath } from './config/schema.js';
+export { opt, int, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath, suggestKey } from './config/schema.js';
 export type { OptionSpec, OptionValue, Schema, ConfigTree } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
 export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
+export { quickPreset } from './config/quickPreset.js';
 export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
 export type {
@@ -72,6 +73,10 @@ export * from './report/index.js';
 export * from './io/index.js';
 export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
+export { crossEntropy, classificationMetrics } from './eval/classification.js';
+export { summarizePretraining, summaryProbeOf, formatSummary, SUMMARY_FILE } from './eval/summary.js';
+export type { PretrainSummary, SummaryOptions } from './eval/summary.js';
+export type { ClassificationMetrics } from './eval/classification.js';
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';

@@ -8,6 +8,7 @@ export const META_OPTIONS: Record<string, string> = {
   config: 'JSON config file applied after the preset',
   task: 'eval: which evaluation to run (see d2v info --modality NAME)',
   'stop-after': 'stop after this many updates in this process (checkpoint kept; continue with --resume)',
+  'no-summary': 'pretrain: skip the closing linear probe of the pretrained encoder vs its random init',
   help: 'list every option with its default and the paper value',
 };
 
