@@ -26,7 +26,7 @@ export async function confusionMatrixPng(file: string, options: ConfusionChartOp
     return row.map((count, p) => ({ truth: classes[t]!, predicted: classes[p]!, count, share: total > 0 ? count / total : 0 }));
   });
   const cell = Math.max(14, Math.min(40, Math.floor(560 / k)));
-  const axis = { labelLimit: 140, labelFontSize: k > 20 ? 9 : 12 };
+  const axis = { labelLimit: 240, labelFontSize: k > 20 ? 9 : 12 };
   const spec: TopLevelSpec = {
     ...CHART_CONFIG,
     title,
@@ -41,7 +41,7 @@ export async function confusionMatrixPng(file: string, options: ConfusionChartOp
       {
         mark: { type: 'rect' },
         encoding: {
-          color: { field: 'share', type: 'quantitative', scale: { scheme: 'blues', domain: [0, 1] }, legend: { title: 'share of row', format: '.0%' } },
+          color: { field: 'share', type: 'quantitative', scale: { range: ['#ffffff', '#08519c'], interpolate: 'rgb', domain: [0, 1] }, legend: { title: 'share of row', format: '.0%' } },
         },
       },
       {
