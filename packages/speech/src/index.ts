@@ -5,14 +5,17 @@ import { modality } from './modality.js';
 registerModality(modality);
 
 export { modality, presets, pretrainSource } from './modality.js';
-export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions } from './options.js';
-export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions } from './options.js';
+export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions, classifyOptions, probeOptions, classifySource } from './options.js';
+export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions, SpeechClassifyOptions, SpeechProbeOptions } from './options.js';
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d } from './ops/conv1d.js';
 export { speechEncoderForwardFlops } from './flops.js';
 export { CtcHead, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
 export type { CtcForwardOptions } from './ctcTask.js';
+export { encodeUtterances, validFrames } from './utterances.js';
+export type { SpeechForwardOptions } from './utterances.js';
+export { UtteranceClassifierHead, classifyLogits, utteranceFeatures, classNames, classifyDataset, createClassifyTask, evaluateClassify, probeEvaluation } from './classifyTask.js';
 export { spanMask } from './masking/spanMask.js';
 export type { SpanMaskOptions, SpanMaskResult } from './masking/spanMask.js';
 export { SpanMasker, channelMask, exactMaskCount } from './masking/spanMasker.js';
@@ -27,7 +30,7 @@ export { readWav, decodeWav, readWavInfo, parseWavHeader, encodeWav, writeWav, n
 export type { WavInfo, ReadWavOptions, WriteWavOptions } from './data/wav.js';
 export { resample, resampledLength, besselI0 } from './data/resample.js';
 export type { ResampleOptions } from './data/resample.js';
-export { readManifest, writeManifest, manifestTranscript } from './data/manifest.js';
+export { readManifest, writeManifest, manifestTranscript, readLabelFile, writeLabelFile, labelFilePath } from './data/manifest.js';
 export type { Manifest, ManifestEntry } from './data/manifest.js';
 export { openSpeechDataset, openManifestDataset, openWavFolder, listWavFiles, manifestPath, subsetDataset, indicesWhere } from './data/dataset.js';
 export type { SpeechDataset, SpeechItem, SpeechDatasetOptions, SkippedFile } from './data/dataset.js';
@@ -36,6 +39,6 @@ export type { AudioBatch, CollateOptions, CollateItem, BucketOptions } from './d
 export { SpeechDataSource, sortedBatches } from './data/source.js';
 export type { SpeechBatch, SpeechSourceOptions } from './data/source.js';
 export { LETTERS, VOCAB_SIZE, BLANK, WORD_BOUNDARY, normalizeTranscript, textToIds, idsToText, wordsToLetterLine, letterLineToWords, numberToWords } from './data/letters.js';
-export { bundledCorpusDir } from './data/paths.js';
+export { bundledCorpusDir, bundledVoicesDir } from './data/paths.js';
 export { buildCorpus, listEspeakVoices, CORPUS_SPLITS } from './data/corpus.js';
 export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit } from './data/corpus.js';
