@@ -14,6 +14,8 @@ import {
   summaryProbeOf,
   formatSummary,
   quickPreset,
+  trainLinearProbe,
+  Rng,
   classificationMetrics,
   crossEntropy,
   confusionMatrixPng,
@@ -129,6 +131,24 @@ describe('end-of-pretraining summary', () => {
       console.log = log;
       console.error = err;
     }
+  });
+});
+
+describe('linear probe', () => {
+  it('learns separable classes and leaves no tensor behind (the summary runs it twice per run)', () => {
+    const rng = new Rng(4);
+    const make = (n: number) => {
+      const labels = Int32Array.from({ length: n }, (_, i) => i % 3);
+      const features = new Float32Array(n * 5).map((_, j) => rng.normal() + (j % 5 === labels[Math.floor(j / 5)]! ? 3 : 0));
+      return { features, labels };
+    };
+    const train = make(60);
+    const test = make(30);
+    const before = tf.memory().numTensors;
+    const r = trainLinearProbe(train, test, { dim: 5, classes: 3, epochs: 30, lr: 1e-2, batchSize: 16, weightDecay: 1e-4, seed: 1 });
+    trainLinearProbe(train, test, { dim: 5, classes: 3, epochs: 2, lr: 1e-2, batchSize: 16, weightDecay: 1e-4, seed: 1 });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.testAccuracy).toBeGreaterThan(0.9);
   });
 });
 

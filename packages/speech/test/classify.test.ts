@@ -156,7 +156,9 @@ describe('utterance classification head (finetune.task classify)', () => {
       const { head, tail } = lossEnds(r.losses, 5);
       expect(tail).toBeLessThan(head * 0.7);
       expect(tensorCountIsFlat(counts)).toBe(true);
+      const beforeEval = tf.memory().numTensors;
       const m = await task.evaluate();
+      expect(tf.memory().numTensors).toBe(beforeEval);
       // 2 voices: chance is 50%; 10 test sentences never heard in training.
       expect(m['testUtterances']).toBe(10);
       expect(m['classes']).toBe(2);
@@ -193,6 +195,21 @@ describe('utterance classification head (finetune.task classify)', () => {
     expect(existsSync(join(dir('ev'), 'confusion.png'))).toBe(true);
     // A pretraining checkpoint has no classifier: eval says what to pass instead.
     await expect(evaluate({ modality, ...quietRun, task: 'classify', overrides: { ...small, out: dir('ev2'), 'finetune.init': pre } })).rejects.toThrow(/no utterance classifier/);
+  }, 120_000);
+});
+
+describe('the linear probe (d2v eval --task probe, the end of d2v pretrain)', () => {
+  it('probes the bundled espeak-voices on every block or the last one; deterministic, flat tensor count over calls', async () => {
+    const probe = (topBlocks: number) => evaluate({ modality, ...quietRun, task: 'probe', overrides: { ...small, 'probe.topBlocks': topBlocks, 'probe.epochs': 20, out: dir('probe') } });
+    const first = await probe(0);
+    const before = tf.memory().numTensors;
+    const again = await probe(0);
+    const last = await probe(1);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(again).toEqual(first);
+    expect(first).toMatchObject({ trainUtterances: 48, testUtterances: 32, classes: 8 });
+    expect(last['accuracy']).not.toBe(undefined);
+    expect(JSON.parse(readFileSync(join(dir('probe'), 'eval-probe.json'), 'utf8')).task).toBe('probe');
   }, 120_000);
 });
 
