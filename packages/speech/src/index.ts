@@ -40,5 +40,5 @@ export { SpeechDataSource, sortedBatches } from './data/source.js';
 export type { SpeechBatch, SpeechSourceOptions } from './data/source.js';
 export { LETTERS, VOCAB_SIZE, BLANK, WORD_BOUNDARY, normalizeTranscript, textToIds, idsToText, wordsToLetterLine, letterLineToWords, numberToWords } from './data/letters.js';
 export { bundledCorpusDir, bundledVoicesDir } from './data/paths.js';
-export { buildCorpus, listEspeakVoices, CORPUS_SPLITS } from './data/corpus.js';
-export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit } from './data/corpus.js';
+export { buildCorpus, listEspeakVoices, CORPUS_SPLITS, CORPUS_LABELS, voiceLabels, splitUtterancesByVoice, resplitByUtterance } from './data/corpus.js';
+export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit, CorpusLabel, ResplitOptions } from './data/corpus.js';

@@ -64,6 +64,9 @@ describe('a corpus split by utterance, with label files', () => {
     expect(readManifest(join(corpus, 'test.tsv')).entries.length).toBe(10);
     expect([...sentences['test']!].filter((s) => sentences['train']!.has(s))).toEqual([]);
     expect(JSON.parse(readFileSync(join(corpus, 'corpus.json'), 'utf8')).splitBy).toBe('utterance');
+    // No valid share asked for: no valid manifest, and opening it says what is there.
+    expect(existsSync(join(corpus, 'valid.tsv'))).toBe(false);
+    expect(() => openSpeechDataset(corpus, { split: 'valid' })).toThrow(/no valid.tsv here \(found .*train.tsv/);
   });
 
   it('splitUtterancesByVoice holds out a seeded share of each voice', () => {

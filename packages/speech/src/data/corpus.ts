@@ -202,7 +202,11 @@ export function chooseAllVoices(rng: Rng, available: EspeakVoices, n: number): s
  */
 export function splitUtterancesByVoice(voices: readonly string[], rng: Rng, validFraction = 0.1, testFraction = 0.1): CorpusSplit[] {
   const byVoice = new Map<string, number[]>();
-  voices.forEach((v, i) => byVoice.set(v, [...(byVoice.get(v) ?? []), i]));
+  voices.forEach((v, i) => {
+    const items = byVoice.get(v);
+    if (items) items.push(i);
+    else byVoice.set(v, [i]);
+  });
   const out = new Array<CorpusSplit>(voices.length).fill('train');
   for (const items of byVoice.values()) {
     const k = items.length;
@@ -286,11 +290,13 @@ export function buildCorpus(opts: CorpusOptions): CorpusSummary {
   const splits = {} as Record<CorpusSplit, CorpusSplitSummary>;
   for (const s of CORPUS_SPLITS) {
     const rows = utterances.filter((_, i) => splitOf[i] === s);
+    const seconds = rows.reduce((sum, e) => sum + e.entry.numSamples / rate, 0);
+    splits[s] = { utterances: rows.length, seconds: Math.round(seconds * 10) / 10, voices: splitBy === 'voice' ? bySplit[s] : [...new Set(rows.map((e) => e.voice))] };
+    // A split held out with fraction 0 (e.g. no valid set) gets no manifest: opening it says so.
+    if (rows.length === 0) continue;
     const tsv = join(opts.out, `${s}.tsv`);
     writeManifest(tsv, '.', rows.map((e) => e.entry), rows.map((e) => e.words));
     for (const kind of CORPUS_LABELS) writeLabelFile(tsv, kind, rows.map((e) => voiceLabels(e.voice)[kind]));
-    const seconds = rows.reduce((sum, e) => sum + e.entry.numSamples / rate, 0);
-    splits[s] = { utterances: rows.length, seconds: Math.round(seconds * 10) / 10, voices: splitBy === 'voice' ? bySplit[s] : [...new Set(rows.map((e) => e.voice))] };
   }
   const summary: CorpusSummary = { out: opts.out, seed, splitBy, splits, bytes };
   const settings = { seed, splitBy, sampleRate: rate, minSeconds: minS, maxSeconds: maxS, speed: opts.speed ?? [130, 190], pitch: opts.pitch ?? [30, 70] };

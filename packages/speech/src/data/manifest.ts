@@ -102,7 +102,7 @@ export function writeLabelFile(tsvFile: string, ext: string, labels: readonly st
   const bad = labels.findIndex((l) => l.trim() === '' || /[\t\r\n]/.test(l));
   if (bad >= 0) throw new RangeError(`writeLabelFile: label ${bad + 1} ('${labels[bad]}') is empty or holds a tab or newline`);
   mkdirSync(dirname(tsvFile), { recursive: true });
-  writeFileSync(labelFilePath(tsvFile, ext), labels.join('\n') + '\n');
+  writeFileSync(labelFilePath(tsvFile, ext), lines(labels));
 }
 
 /**
@@ -120,8 +120,13 @@ export function writeManifest(tsvFile: string, root: string, entries: readonly M
   writeFileSync(tsvFile, [root, ...entries.map((e) => `${e.path}\t${e.numSamples}`)].join('\n') + '\n');
   if (!words) return;
   const ltr = words.map(wordsToLetterLine);
-  writeFileSync(sibling(tsvFile, '.wrd'), ltr.map(letterLineToWords).join('\n') + '\n');
-  writeFileSync(sibling(tsvFile, '.ltr'), ltr.join('\n') + '\n');
+  writeFileSync(sibling(tsvFile, '.wrd'), lines(ltr.map(letterLineToWords)));
+  writeFileSync(sibling(tsvFile, '.ltr'), lines(ltr));
+}
+
+/** One line per item (an empty file for none: a lone newline would read as one empty line). */
+function lines(items: readonly string[]): string {
+  return items.length ? items.join('\n') + '\n' : '';
 }
 
 /** The transcript of entry i: the `.wrd` line, else the words of the `.ltr` line, else undefined. */
