@@ -88,6 +88,7 @@ export function classNames(c: ResolvedConfig, train: SpeechDataset, ...others: S
   const set = classifyOptions(c).classes;
   const classes = set.length ? [...set] : [...new Set(labelsOf(train))].sort();
   if (new Set(classes).size !== classes.length) throw new ConfigError(`classify.classes lists a class twice: ${classes.join(', ')}`, 'classify.classes');
+  if (classes.length < 2) throw new DataError(train.labelFile ?? train.source, `${classes.length} class (${classes.join('') || 'none'}): classification needs at least two`);
   const known = new Set(classes);
   for (const ds of set.length ? [train, ...others] : others) {
     const unknown = labelsOf(ds).find((l) => !known.has(l));

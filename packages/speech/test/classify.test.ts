@@ -131,6 +131,9 @@ describe('utterance labels: bad input names the file and the line', () => {
     // An explicit class list is checked against both splits.
     const c2 = config({ ...small, 'classify.classes': 'a,b', out: dir('typo-run2') });
     expect(() => classNames(c2, train, test)).toThrow(new RegExp(`train.voice: line 1: class '.*' is not among classify.classes`));
+    const one = broken('one-class', (tr, te) => tr.fill(tr[0]!) && te.fill(tr[0]!));
+    const oneTrain = openSpeechDataset(join(one, 'train.tsv'), { labels: 'voice' });
+    expect(() => classNames(c, oneTrain)).toThrow(`${join(one, 'train.voice')}: 1 class (${oneTrain.labels![0]}): classification needs at least two`);
   });
 
   it('labels survive subsets and reach the batch', () => {
