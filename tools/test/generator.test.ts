@@ -136,11 +136,14 @@ describe('d2v-new-modality sensors', () => {
     expect(losses.length).toBeGreaterThanOrEqual(4);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ modality: 'sensors', preset: 'tiny', data: { length: 64 } });
+    // The run ends with the template's probe, pretrained vs random init.
+    expect(r.stdout).toMatch(/probe \(accuracy on held-out data, frozen features\): pretrained \d+\.\d%, random init \d+\.\d%/);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'))).toMatchObject({ modality: 'sensors', evaluation: 'probe', step: 4 });
   });
 
   it('pretrains with data2vec 2.0 as generated (--preset tiny-v2)', async () => {
     const out = tempDir('d2v-tools-run-');
-    const r = await run([join(REPO, 'packages', 'core', 'bin', 'd2v.mjs'), 'pretrain', '--modality', 'sensors', '--preset', 'tiny-v2', '--steps', '4', '--train.logEvery', '1', '--out', out], pkg);
+    const r = await run([join(REPO, 'packages', 'core', 'bin', 'd2v.mjs'), 'pretrain', '--modality', 'sensors', '--preset', 'tiny-v2', '--steps', '4', '--train.logEvery', '1', '--out', out, '--no-summary'], pkg);
     expect(r.code, r.stderr).toBe(0);
     // Core built its data2vec 2.0 task; finishing means the masker gave every row of every copy the same masked count.
     expect(r.stderr).toContain('data2vec 2.0: 4 masks per sample, 2-layer 1d conv decoder x 64');

@@ -51,6 +51,7 @@ export { opt, int, describeRange, flattenSchema, mergeSchemas, defaultsOf, apply
 export type { OptionSpec, OptionValue, Range, Schema, ConfigTree } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
 export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
+export { quickPreset } from './config/quickPreset.js';
 export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
 export type {
@@ -104,6 +105,10 @@ export * from './report/index.js';
 export * from './io/index.js';
 export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
+export { crossEntropy, classificationMetrics } from './eval/classification.js';
+export { summarizePretraining, summaryProbeOf, formatSummary, SUMMARY_FILE } from './eval/summary.js';
+export type { PretrainSummary, SummaryOptions } from './eval/summary.js';
+export type { ClassificationMetrics } from './eval/classification.js';
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';

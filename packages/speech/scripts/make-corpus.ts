@@ -2,12 +2,15 @@
  * Synthesises a spoken-sentence corpus with espeak-ng (see src/data/corpus.ts).
  *   npx tsx packages/speech/scripts/make-corpus.ts --out DIR --utterances N [--seed S] [--voices V]
  *     [--min-seconds 1] [--max-seconds 3] [--min-words 3] [--max-words 6]
+ *     [--split-by voice|utterance] [--valid-fraction 0.1] [--test-fraction 0.1]
+ * --split-by utterance puts every voice in every split (voice / accent ID on unseen sentences).
  */
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { buildCorpus } from '../src/data/corpus.js';
 
-const USAGE = 'usage: make-corpus --out DIR --utterances N [--seed S] [--voices V] [--min-seconds A] [--max-seconds B] [--min-words A] [--max-words B]';
+const USAGE =
+  'usage: make-corpus --out DIR --utterances N [--seed S] [--voices V] [--min-seconds A] [--max-seconds B] [--min-words A] [--max-words B] [--split-by voice|utterance] [--valid-fraction F] [--test-fraction F]';
 
 function num(name: string, value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
@@ -27,6 +30,9 @@ function main(): void {
       'max-seconds': { type: 'string' },
       'min-words': { type: 'string' },
       'max-words': { type: 'string' },
+      'split-by': { type: 'string' },
+      'valid-fraction': { type: 'string' },
+      'test-fraction': { type: 'string' },
       help: { type: 'boolean' },
     },
   });
@@ -35,6 +41,8 @@ function main(): void {
     return;
   }
   if (!values.out || !values.utterances) throw new Error(`--out and --utterances are required\n${USAGE}`);
+  const splitBy = values['split-by'] ?? 'voice';
+  if (splitBy !== 'voice' && splitBy !== 'utterance') throw new Error(`--split-by must be voice or utterance, got '${splitBy}'\n${USAGE}`);
   const t0 = Date.now();
   const summary = buildCorpus({
     out: resolve(values.out),
@@ -45,6 +53,9 @@ function main(): void {
     maxSeconds: num('max-seconds', values['max-seconds']),
     minWords: num('min-words', values['min-words']),
     maxWords: num('max-words', values['max-words']),
+    splitBy,
+    validFraction: num('valid-fraction', values['valid-fraction']),
+    testFraction: num('test-fraction', values['test-fraction']),
     log: (m) => console.error(m),
   });
   for (const [split, s] of Object.entries(summary.splits)) {

@@ -12,8 +12,7 @@ import { VOCAB_SIZE, normalizeTranscript, textToIds } from './data/letters.js';
 import { ctcLoss } from './ctc/ctcLoss.js';
 import { greedyDecode } from './ctc/decode.js';
 import { errorRates } from './ctc/wer.js';
-import { spanMask } from './masking/spanMask.js';
-import { channelMask } from './masking/spanMasker.js';
+import { encodeUtterances, validFrames, type SpeechForwardOptions } from './utterances.js';
 import { loadSpeechSplit, maskingOptions, finetuneOptions } from './options.js';
 
 /** Linear projection to letter logits (blank, |, A-Z, '). */
@@ -28,42 +27,13 @@ export class CtcHead extends Module {
   }
 }
 
-export interface CtcForwardOptions {
-  training: boolean;
-  rng?: Rng;
-  /** Span-start probability of time masking (training only). */
-  maskProb?: number;
-  spanLength?: number;
-  /** fairseq mask_channel_prob and span (training only). */
-  channelMaskProb?: number;
-  channelSpanLength?: number;
-}
+/** Options of the shared speech forward pass (time and channel masking while training). */
+export type CtcForwardOptions = SpeechForwardOptions;
 
 /** Letter logits [B, T, V] and the valid frames per row. */
 export function ctcLogits(encoder: SpeechEncoder, transformer: DownstreamContext['transformer'], head: CtcHead, batch: SpeechBatch, o: CtcForwardOptions): { logits: tf.Tensor3D; frames: Int32Array } {
-  const frames = Int32Array.from(batch.lengths, (l) => encoder.frames(l));
-  const logits = tf.tidy(() => {
-    const ctx = { training: o.training, rng: o.rng };
-    const f = encoder.features(batch, ctx);
-    const [B, T, C] = f.features.shape;
-    let features = f.features;
-    let mask: tf.Tensor2D | undefined;
-    if (o.training && o.rng) {
-      if ((o.maskProb ?? 0) > 0) {
-        // Fine-tuning needs no equal count per row (no gather of masked steps).
-        const m = spanMask(o.rng, { batch: B, length: T, validLengths: frames, maskProb: o.maskProb!, spanLength: o.spanLength ?? 10, minMasks: 0, sameCount: false });
-        mask = tf.tensor2d(m.mask, [B, T], 'float32');
-      }
-      if ((o.channelMaskProb ?? 0) > 0) {
-        const cm = channelMask(o.rng, { batch: B, channels: C, prob: o.channelMaskProb!, spanLength: o.channelSpanLength ?? 64 });
-        features = tf.mul(features, tf.reshape(tf.sub(1, tf.tensor2d(cm, [B, C], 'float32')), [B, 1, C])) as tf.Tensor3D;
-      }
-    }
-    const e = encoder.embed({ features, paddingMask: f.paddingMask }, { ...ctx, mask });
-    const out = transformer.forward(e.x, { paddingMask: e.paddingMask, rng: o.training ? o.rng : undefined, collect: false });
-    return head.apply(out.output);
-  });
-  return { logits, frames };
+  const logits = tf.tidy(() => head.apply(encodeUtterances(encoder, transformer, batch, o).hidden));
+  return { logits, frames: validFrames(encoder, batch) };
 }
 
 function labelsOf(batch: SpeechBatch): Int32Array[] {

@@ -14,8 +14,8 @@ export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'mo
 }
 
 export { modality, presets, pretrainSource } from './modality.js';
-export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions } from './options.js';
-export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions } from './options.js';
+export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions, classifyOptions, probeOptions, classifySource } from './options.js';
+export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions, SpeechClassifyOptions, SpeechProbeOptions } from './options.js';
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d } from './ops/conv1d.js';
@@ -25,6 +25,9 @@ export { CtcHead, CTC_HEAD, headFrom, ctcLogits, decodeDataset, labelledSubset, 
 export { speechInference, minimumSamples } from './inference.js';
 export type { SpeechInput, SpeechSample } from './inference.js';
 export type { CtcForwardOptions } from './ctcTask.js';
+export { encodeUtterances, validFrames } from './utterances.js';
+export type { SpeechForwardOptions } from './utterances.js';
+export { UtteranceClassifierHead, classifyLogits, utteranceFeatures, classNames, classifyDataset, createClassifyTask, evaluateClassify, probeEvaluation } from './classifyTask.js';
 export { spanMask } from './masking/spanMask.js';
 export type { SpanMaskOptions, SpanMaskResult } from './masking/spanMask.js';
 export { SpanMasker, channelMask, exactMaskCount } from './masking/spanMasker.js';
@@ -39,7 +42,7 @@ export { readWav, decodeWav, readWavInfo, parseWavHeader, encodeWav, writeWav, n
 export type { WavInfo, ReadWavOptions, WriteWavOptions } from './data/wav.js';
 export { resample, resampledLength, besselI0 } from './data/resample.js';
 export type { ResampleOptions } from './data/resample.js';
-export { readManifest, writeManifest, manifestTranscript } from './data/manifest.js';
+export { readManifest, writeManifest, manifestTranscript, readLabelFile, writeLabelFile, labelFilePath } from './data/manifest.js';
 export type { Manifest, ManifestEntry } from './data/manifest.js';
 export { openSpeechDataset, openManifestDataset, openWavFolder, listWavFiles, manifestPath, subsetDataset, indicesWhere } from './data/dataset.js';
 export type { SpeechDataset, SpeechItem, SpeechDatasetOptions, SkippedFile } from './data/dataset.js';
@@ -48,6 +51,6 @@ export type { AudioBatch, CollateOptions, CollateItem, BucketOptions } from './d
 export { SpeechDataSource, sortedBatches } from './data/source.js';
 export type { SpeechBatch, SpeechSourceOptions } from './data/source.js';
 export { LETTERS, VOCAB_SIZE, BLANK, WORD_BOUNDARY, normalizeTranscript, textToIds, idsToText, wordsToLetterLine, letterLineToWords, numberToWords } from './data/letters.js';
-export { bundledCorpusDir } from './data/paths.js';
-export { buildCorpus, listEspeakVoices, CORPUS_SPLITS } from './data/corpus.js';
-export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit } from './data/corpus.js';
+export { bundledCorpusDir, bundledVoicesDir } from './data/paths.js';
+export { buildCorpus, listEspeakVoices, CORPUS_SPLITS, CORPUS_LABELS, voiceLabels, splitUtterancesByVoice, resplitByUtterance } from './data/corpus.js';
+export type { CorpusOptions, CorpusSummary, CorpusSplitSummary, CorpusSplit, CorpusLabel, ResplitOptions } from './data/corpus.js';

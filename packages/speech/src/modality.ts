@@ -4,13 +4,14 @@
  * teacher's top K blocks, squared error x 1/sqrt(C), EMA of the Transformer only; CTC
  * fine-tuning over letters with WER/CER on the test manifest.
  */
-import { opt, int, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
+import { opt, int, quickPreset, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
 import { SpeechEncoder, checkPosConvGroups } from './encoder.js';
 import { SpanMasker } from './masking/spanMasker.js';
 import { SpeechDataSource } from './data/source.js';
 import { subsetDataset, indicesWhere } from './data/dataset.js';
 import { createCtcTask, evaluateCtc } from './ctcTask.js';
-import { convLayersOf, dataOptions, encoderConfig, loadSpeechSplit, maskingOptions } from './options.js';
+import { createClassifyTask, evaluateClassify, probeEvaluation } from './classifyTask.js';
+import { convLayersOf, dataOptions, encoderConfig, finetuneOptions, loadSpeechSplit, maskingOptions } from './options.js';
 import { speechEncoderForwardFlops } from './flops.js';
 import { speechHf } from './hf.js';
 import { speechInference } from './inference.js';
@@ -52,9 +53,24 @@ const schema = {
     channelSpanLength: int(64, 'fine-tuning: channels per masked channel span', { min: 1 }),
   },
   finetune: {
+    task: opt('ctc', 'fine-tuning task: ctc = transcripts (letters; WER/CER on data.path), classify = one class per utterance (mean-pool + linear head on classify.path; accuracy, macro F1)', {
+      choices: ['ctc', 'classify'],
+    }),
     labelledUtterances: int(0, 'use a seeded random subset of N labelled train utterances (0 = all)', { min: 0 }),
     freezeFeatureEncoder: opt(true, 'keep the convolutional feature encoder frozen while fine-tuning'),
     evalBatchSize: int(16, 'utterances per batch when decoding the test set', { min: 1 }),
+  },
+  classify: {
+    path: opt('', "utterance classification data (finetune.task classify, eval --task classify / probe): train.tsv and test.tsv with their label files; empty = the bundled espeak-voices (voice ID, 8 voices unheard in pretraining)", { type: 'path' }),
+    labels: opt('voice', "label file of each manifest, <split>.<labels>, one class name per line (make-corpus writes voice, accent and variant)"),
+    classes: opt([], 'class names in id order; empty = the sorted distinct training labels (a fine-tuned run records them here)', { type: 'string[]' }),
+    projDim: int(256, "head: width of the projection averaged over frames (HF's classifier_proj_size)"),
+  },
+  probe: {
+    topBlocks: int(0, 'probe features: the average of the last N block outputs, averaged over the frames (0 = every block, as SUPERB averages layers; 1 = the last block)'),
+    epochs: int(100, 'linear-probe epochs over the extracted features'),
+    lr: opt(3e-3, 'linear-probe Adam learning rate'),
+    weightDecay: opt(1e-3, 'linear-probe L2 penalty'),
   },
 };
 
@@ -91,7 +107,7 @@ const tinyRun = {
   finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
 };
 
-export const presets = {
+const basePresets = {
   /** 7 convs x 128 channels (still 50 frames/s), 4 post-LN blocks x 192, 2 s crops: trains on a 2-core CPU. */
   tiny: {
     ...tinyRun,
@@ -138,6 +154,15 @@ export const presets = {
     train: { steps: 400000, batchSize: 32 },
     finetune: { lr: 5e-5, steps: 20000, batchSize: 32, warmupSteps: 2000, schedule: 'cosine', weightDecay: 0, clipNorm: 0 },
   },
+};
+
+/** Updates of the `quick` preset: `tiny` takes about 2.3 s of CPU per update on one thread. */
+const QUICK_STEPS = 60;
+
+export const presets = {
+  ...basePresets,
+  /** `tiny` for a first look in about three minutes: QUICK_STEPS updates, schedule and EMA anneal shortened with them. */
+  quick: quickPreset(basePresets.tiny, QUICK_STEPS),
 };
 
 /** Pretraining data: utterances of at least data.minSampleLength, random crops of data.maxSampleLength. */
@@ -192,8 +217,10 @@ export const modality: Modality = {
     return new SpanMasker(convLayersOf(c), { ...opts, exactFraction: exactMaskFraction(c) });
   },
   createData: async (c, split) => pretrainSource(c, split),
-  createFinetuneTask: createCtcTask,
-  evaluations: { ctc: evaluateCtc },
+  createFinetuneTask: (ctx) => (finetuneOptions(ctx.config).task === 'classify' ? createClassifyTask(ctx) : createCtcTask(ctx)),
+  evaluations: { ctc: evaluateCtc, classify: evaluateClassify, probe: probeEvaluation },
+  // `d2v pretrain` ends with the probe on the bundled espeak-voices (80 utterances: seconds per arm).
+  summaryProbe: { evaluation: 'probe', metric: 'accuracy' },
   encoderForwardFlops: (c, frames) => speechEncoderForwardFlops(encoderConfig(c), frames),
   hf: speechHf,
   inference: speechInference,

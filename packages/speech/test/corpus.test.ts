@@ -3,9 +3,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { D2vError, Rng } from '@d2v/core';
-import { buildCorpus, chooseVoices, listEspeakVoices, trimSilence, voiceSlug } from '../src/data/corpus.js';
+import { buildCorpus, chooseVoices, listEspeakVoices, trimSilence, voiceLabels, voiceSlug } from '../src/data/corpus.js';
 import { randomSentence } from '../src/data/sentences.js';
-import { readManifest } from '../src/data/manifest.js';
+import { readLabelFile, readManifest } from '../src/data/manifest.js';
 import { readWavInfo } from '../src/data/wav.js';
 import { normalizeTranscript } from '../src/data/letters.js';
 
@@ -36,7 +36,13 @@ describe('espeak-ng corpus builder', () => {
     expect(accents.some((a) => a.startsWith('mb/') || a.startsWith('!v/'))).toBe(false);
     expect(variants).toContain('f3');
     expect(variants).toContain('');
+    expect(variants).not.toContain('whisper');
     expect(voiceSlug('gmw/en-GB-scotland+m2')).toBe('en-GB-scotland_m2');
+    expect(voiceLabels('gmw/en-GB-scotland+m2')).toEqual({ voice: 'en-GB-scotland_m2', accent: 'en-GB-scotland', variant: 'm2' });
+    expect(voiceLabels('gmw/en-US')).toEqual({ voice: 'en-US', accent: 'en-US', variant: 'default' });
+    // Asked-for variants: used as given, and a missing one is named.
+    expect(listEspeakVoices('espeak-ng', ['whisper', 'm3']).variants).toEqual(['whisper', 'm3']);
+    expect(() => listEspeakVoices('espeak-ng', ['m3', 'no-such-variant'])).toThrow(/espeak-ng has no voice variant 'no-such-variant'/);
   });
 
   it('chooses distinct voices whose variants (timbres) never cross splits', () => {
@@ -75,6 +81,9 @@ describe('espeak-ng corpus builder', () => {
       expect(e.numSamples).toBeGreaterThanOrEqual(16000);
       expect(e.numSamples).toBeLessThanOrEqual(48000);
       voicesBySplit[split] = new Set(m.entries.map((x) => dirname(x.path)));
+      // Label files name each utterance's voice, accent and variant.
+      expect(readLabelFile(join(out, `${split}.tsv`), 'voice', 1)).toEqual([voiceLabels(summary.splits[split].voices[0]!).voice]);
+      expect(readLabelFile(join(out, `${split}.tsv`), 'accent', 1)).toEqual([voiceLabels(summary.splits[split].voices[0]!).accent]);
       expect([...voicesBySplit[split]!]).toEqual(summary.splits[split].voices.map((v) => `wav/${voiceSlug(v)}`));
     }
     const all = [...voicesBySplit.train!, ...voicesBySplit.valid!, ...voicesBySplit.test!];
@@ -108,6 +117,8 @@ describe('the shipped corpus data/espeak-small', () => {
       expect(m.words!.length).toBe(m.entries.length);
       total += m.entries.length;
       voices.push(new Set(m.entries.map((e) => dirname(e.path))));
+      const labels = readLabelFile(join(root, `${split}.tsv`), 'voice', m.entries.length);
+      m.entries.forEach((e, i) => expect(dirname(e.path)).toBe(`wav/${labels[i]}`));
       for (const e of m.entries.filter((_, i) => i % 10 === 0)) {
         const info = readWavInfo(join(m.rootDir, e.path));
         expect(info.frames).toBe(e.numSamples);

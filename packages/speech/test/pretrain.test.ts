@@ -48,7 +48,8 @@ describe('registry', () => {
     expect(Object.keys(m.presets)).toEqual(expect.arrayContaining(['tiny', 'paper-base']));
     expect(m.defaultPreset).toBe('tiny');
     expect(m.createFinetuneTask).toBeTypeOf('function');
-    expect(Object.keys(m.evaluations ?? {})).toEqual(['ctc']);
+    expect(Object.keys(m.evaluations ?? {})).toEqual(['ctc', 'classify', 'probe']);
+    expect(Object.keys(m.presets)).toContain('quick');
     expect(discoverModalities()).toContain('speech');
   });
 

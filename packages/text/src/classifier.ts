@@ -66,48 +66,6 @@ export function sentenceFeatures(encoder: FeatureEncoder, transformer: Transform
   });
 }
 
-/** Mean cross entropy of logits [B, K] against int labels [B]. */
-export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  return tf.tidy(() => {
-    const onehot = tf.oneHot(labels, logits.shape[1]).toFloat();
-    return tf.neg(tf.mean(tf.sum(tf.mul(onehot, tf.logSoftmax(logits)), 1))) as tf.Scalar;
-  });
-}
-
-export interface ClassificationMetrics {
-  accuracy: number;
-  /** Unweighted mean over classes of F1 (a class never predicted nor present scores 0 and is left out). */
-  macroF1: number;
-  /** F1 per class, in label order. */
-  f1: number[];
-}
-
-export function classificationMetrics(pred: ArrayLike<number>, labels: ArrayLike<number>, classes: number): ClassificationMetrics {
-  const tp = new Float64Array(classes);
-  const fp = new Float64Array(classes);
-  const fn = new Float64Array(classes);
-  let correct = 0;
-  for (let i = 0; i < labels.length; i++) {
-    const p = pred[i]!;
-    const y = labels[i]!;
-    if (p === y) {
-      correct++;
-      tp[y]!++;
-    } else {
-      fp[p]!++;
-      fn[y]!++;
-    }
-  }
-  const f1: number[] = [];
-  let sum = 0;
-  let present = 0;
-  for (let k = 0; k < classes; k++) {
-    const denom = 2 * tp[k]! + fp[k]! + fn[k]!;
-    f1.push(denom > 0 ? (2 * tp[k]!) / denom : 0);
-    if (denom > 0) {
-      sum += f1[k]!;
-      present++;
-    }
-  }
-  return { accuracy: labels.length ? correct / labels.length : 0, macroF1: present ? sum / present : 0, f1 };
-}
+// The loss and metrics are shared with the other classification heads.
+export { crossEntropy, classificationMetrics } from '@d2v/core';
+export type { ClassificationMetrics } from '@d2v/core';

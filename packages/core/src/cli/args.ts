@@ -9,6 +9,7 @@ export const META_OPTIONS: Record<string, string> = {
   task: 'eval: which evaluation to run (see d2v info --modality NAME)',
   format: 'export: checkpoint format to write (hf = Hugging Face transformers; d2v export --help)',
   'stop-after': 'stop after this many updates in this process (checkpoint kept; continue with --resume)',
+  'no-summary': 'pretrain: skip the closing linear probe of the pretrained encoder vs its random init',
   help: 'list every option with its default and the paper value',
   version: 'print the d2v version',
   verbose: 'on failure, print the stack trace too (or set D2V_DEBUG=1)',

@@ -3,7 +3,8 @@ import { createRequire } from 'node:module';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
 import { pretrain, finetune, evaluate, info } from './commands.js';
-import { loadModality } from '../registry/registry.js';
+import { loadModality, getModality } from '../registry/registry.js';
+import { summarizePretraining, formatSummary } from '../eval/summary.js';
 import { fullSchema } from '../config/resolve.js';
 import { ConfigError } from '../errors.js';
 import { CORE_SCHEMA } from '../config/coreSchema.js';
@@ -86,6 +87,11 @@ export async function main(argv: string[]): Promise<number> {
       `pretrained ${r.step} steps${skipped}; last loss ${r.losses.at(-1)?.toFixed(4) ?? 'n/a'}; ` +
         `${r.itemsPerSecond.toFixed(1)} samples/s\ncheckpoint: ${r.lastCheckpoint ?? 'none yet'}\nmetrics: ${r.runDir}/metrics.jsonl\nplots: ${r.runDir}/loss.png`,
     );
+    // The run ends with an answer: frozen-feature probe, pretrained vs random init (unless stopped early or --no-summary).
+    if (!args.meta['no-summary'] && r.step >= r.config.train.steps) {
+      const s = await summarizePretraining({ modality: getModality(r.config.modality), config: r.config, runDir: r.runDir, log });
+      if (s) console.log(formatSummary(s));
+    }
   } else if (command === 'finetune') {
     const r = await finetune(run);
     console.log(`fine-tuned ${r.step} steps; test ${JSON.stringify(r.metrics)}\ncheckpoint: ${r.lastCheckpoint ?? 'none yet'}\nplots: ${r.runDir}/loss.png`);

@@ -47,8 +47,9 @@ export function trainLinearProbe(train: ProbeData, test: ProbeData, o: ProbeOpti
   };
   const xTrain = tf.tensor2d(standardise(train.features), [n, o.dim]);
   const yTrain = tf.tensor1d(train.labels, 'int32');
-  const w = tf.variable(tf.zeros([o.dim, o.classes]));
-  const b = tf.variable(tf.zeros([o.classes]));
+  // A variable shares its initial tensor's data; that tensor is ours to dispose.
+  const w = tf.tidy(() => tf.variable(tf.zeros([o.dim, o.classes])));
+  const b = tf.tidy(() => tf.variable(tf.zeros([o.classes])));
   const opt = tf.train.adam(o.lr);
   const logits = (x: tf.Tensor2D) => tf.add(tf.matMul(x, w), b) as tf.Tensor2D;
   try {

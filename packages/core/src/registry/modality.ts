@@ -184,6 +184,12 @@ export interface Modality {
   /** Evaluations, e.g. { probe: linear probe }, selected with `d2v eval --task NAME`. */
   evaluations?: Record<string, (ctx: DownstreamContext) => Promise<Record<string, number>>>;
   /**
+   * The check `d2v pretrain` ends with (skipped with --no-summary): which evaluation to run on the
+   * pretrained and the randomly initialised encoder (default `probe`), the metric to compare
+   * (default `accuracy`) and config overrides that keep it to a minute or two on 2 CPU cores.
+   */
+  summaryProbe?: { evaluation?: string; metric?: string; overrides?: Record<string, unknown> };
+  /**
    * Forward FLOPs per sample of the feature encoder in front of the Transformer, for benchmarks
    * (e.g. speech's conv stack, which costs more than its Transformer). Omitted = negligible.
    */

@@ -24,6 +24,8 @@ export interface AudioBatch {
   lengths: Int32Array;
   /** Transcripts in row order (undefined where a sample has none). */
   transcripts: (string | undefined)[];
+  /** Utterance labels (class names) in row order (undefined where a sample has none). */
+  labels: (string | undefined)[];
   files: string[];
   dispose(): void;
 }
@@ -39,6 +41,7 @@ export interface CollateOptions {
 export interface CollateItem {
   audio: Float32Array;
   transcript?: string;
+  label?: string;
   file?: string;
 }
 
@@ -67,6 +70,7 @@ export function collateAudio(items: readonly CollateItem[], opts: CollateOptions
     paddingMask,
     lengths,
     transcripts: items.map((it) => it.transcript),
+    labels: items.map((it) => it.label),
     files: items.map((it) => it.file ?? ''),
     dispose: () => audio.dispose(),
   };

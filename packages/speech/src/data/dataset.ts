@@ -7,7 +7,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { DataError, type SkippedFile } from '@d2v/core';
-import { manifestTranscript, readManifest } from './manifest.js';
+import { labelFilePath, manifestTranscript, readLabelFile, readManifest } from './manifest.js';
 import { framesAtRate, readWav, readWavInfo } from './wav.js';
 
 export interface SpeechItem {
@@ -16,6 +16,8 @@ export interface SpeechItem {
   sampleCount: number;
   /** The words, upper case, when the corpus has transcripts. */
   transcript?: string;
+  /** The class name from the manifest's label file, when opened with `labels`. */
+  label?: string;
   file: string;
 }
 
@@ -28,6 +30,10 @@ export interface SpeechDataset {
   readonly sizes: Int32Array;
   /** Files left out because they could not be read (only with skipBad). */
   readonly skipped: readonly SkippedFile[];
+  /** Class name of item i (known without decoding), when opened with `labels`. */
+  readonly labels?: readonly string[];
+  /** The label file the labels came from, for error messages. */
+  readonly labelFile?: string;
   /** Where the data comes from, for logs. */
   readonly source: string;
   get(i: number): SpeechItem;
@@ -45,16 +51,20 @@ export interface SpeechDatasetOptions {
   skipBad?: boolean;
   /** Keep decoded audio in memory after the first read (small corpora, many epochs). */
   cache?: boolean;
+  /** Read utterance labels from the manifest's parallel `<split>.<labels>` file (e.g. `voice`). */
+  labels?: string;
 }
 
 interface Item {
   file: string;
   size: number;
   transcript?: string;
+  label?: string;
 }
 
 class FileSpeechDataset implements SpeechDataset {
   readonly sizes: Int32Array;
+  readonly labels?: readonly string[];
   private readonly memo = new Map<number, Float32Array>();
 
   constructor(
@@ -62,8 +72,10 @@ class FileSpeechDataset implements SpeechDataset {
     readonly skipped: SkippedFile[],
     readonly source: string,
     private readonly opts: Required<Pick<SpeechDatasetOptions, 'sampleRate' | 'normalize' | 'cache'>>,
+    readonly labelFile?: string,
   ) {
     this.sizes = Int32Array.from(items, (it) => it.size);
+    if (labelFile) this.labels = items.map((it) => it.label!);
   }
 
   get length(): number {
@@ -82,7 +94,7 @@ class FileSpeechDataset implements SpeechDataset {
       audio = readWav(item.file, { targetRate: this.opts.sampleRate, normalize: this.opts.normalize });
       if (this.opts.cache) this.memo.set(i, audio);
     }
-    return { audio, sampleCount: audio.length, transcript: item.transcript, file: item.file };
+    return { audio, sampleCount: audio.length, transcript: item.transcript, label: item.label, file: item.file };
   }
 }
 
@@ -110,9 +122,11 @@ function screen(items: Item[], rate: number, skipBad: boolean): { kept: Item[]; 
 export function openManifestDataset(tsvFile: string, opts: SpeechDatasetOptions = {}): SpeechDataset {
   const o = withDefaults(opts);
   const m = readManifest(tsvFile);
-  const items = m.entries.map((e, i) => ({ file: join(m.rootDir, e.path), size: e.numSamples, transcript: manifestTranscript(m, i) }));
+  const labels = opts.labels ? readLabelFile(tsvFile, opts.labels, m.entries.length) : undefined;
+  const items = m.entries.map((e, i) => ({ file: join(m.rootDir, e.path), size: e.numSamples, transcript: manifestTranscript(m, i), label: labels?.[i] }));
   const { kept, skipped } = screen(items, o.sampleRate, opts.skipBad ?? false);
-  return new FileSpeechDataset(kept, skipped, `${tsvFile} (${kept.length} utterances${skipped.length ? `, ${skipped.length} skipped` : ''})`, o);
+  const labelFile = opts.labels ? labelFilePath(tsvFile, opts.labels) : undefined;
+  return new FileSpeechDataset(kept, skipped, `${tsvFile} (${kept.length} utterances${skipped.length ? `, ${skipped.length} skipped` : ''})`, o, labelFile);
 }
 
 /** All `.wav` files under `dir` (recursive, sorted), as paths. */
@@ -133,6 +147,7 @@ export function listWavFiles(dir: string): string[] {
 export function openWavFolder(dir: string, opts: SpeechDatasetOptions = {}): SpeechDataset {
   const o = withDefaults(opts);
   if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new DataError(dir, 'not a folder');
+  if (opts.labels) throw new DataError(dir, `utterance labels come from a manifest: write <split>.tsv and its <split>.${opts.labels} label file (one class per line)`);
   const files = listWavFiles(dir);
   if (files.length === 0) throw new DataError(dir, 'no .wav files in this folder or below');
   const items: Item[] = files.map((file) => {
@@ -180,6 +195,8 @@ export function subsetDataset(ds: SpeechDataset, indices: readonly number[], lab
     sampleRate: ds.sampleRate,
     sizes,
     skipped: ds.skipped,
+    labels: ds.labels && indices.map((i) => ds.labels![i]!),
+    labelFile: ds.labelFile,
     source: `${label} of ${indices.length} from ${ds.source}`,
     get: (i: number) => {
       const j = indices[i];

@@ -76,6 +76,35 @@ export function readManifest(tsvFile: string): Manifest {
   return manifest;
 }
 
+/** `x.tsv` -> `x.<ext>`: the parallel file of one kind of utterance label (e.g. `train.voice`). */
+export function labelFilePath(tsvFile: string, ext: string): string {
+  return sibling(tsvFile, `.${ext}`);
+}
+
+/**
+ * The labels of `x.tsv` from its parallel `x.<ext>` file: one class name per line, line i + 1
+ * labelling the i-th file of the manifest (fairseq's convention for `.ltr`/`.wrd`, for classes).
+ */
+export function readLabelFile(tsvFile: string, ext: string, entries: number): string[] {
+  const file = labelFilePath(tsvFile, ext);
+  if (!existsSync(file)) throw new DataError(file, `no such label file: utterance classification reads one class name per line, parallel to ${tsvFile}`);
+  const lines = readLines(file);
+  if (lines.length !== entries) throw new DataError(file, `${lines.length} lines but ${tsvFile} lists ${entries} files`);
+  return lines.map((line, i) => {
+    const label = line.trim();
+    if (label === '') throw new DataError(file, `line ${i + 1}: empty label (every line names the class of one file of ${tsvFile})`);
+    return label;
+  });
+}
+
+/** Writes `x.<ext>` next to `x.tsv`: one label per manifest entry. */
+export function writeLabelFile(tsvFile: string, ext: string, labels: readonly string[]): void {
+  const bad = labels.findIndex((l) => l.trim() === '' || /[\t\r\n]/.test(l));
+  if (bad >= 0) throw new RangeError(`writeLabelFile: label ${bad + 1} ('${labels[bad]}') is empty or holds a tab or newline`);
+  mkdirSync(dirname(tsvFile), { recursive: true });
+  writeFileSync(labelFilePath(tsvFile, ext), lines(labels));
+}
+
 /**
  * Writes `x.tsv`, and `x.wrd` + `x.ltr` when `words` (one transcript per entry) are given.
  * Transcripts are normalised to the letter vocabulary.
@@ -91,8 +120,13 @@ export function writeManifest(tsvFile: string, root: string, entries: readonly M
   writeFileSync(tsvFile, [root, ...entries.map((e) => `${e.path}\t${e.numSamples}`)].join('\n') + '\n');
   if (!words) return;
   const ltr = words.map(wordsToLetterLine);
-  writeFileSync(sibling(tsvFile, '.wrd'), ltr.map(letterLineToWords).join('\n') + '\n');
-  writeFileSync(sibling(tsvFile, '.ltr'), ltr.join('\n') + '\n');
+  writeFileSync(sibling(tsvFile, '.wrd'), lines(ltr.map(letterLineToWords)));
+  writeFileSync(sibling(tsvFile, '.ltr'), lines(ltr));
+}
+
+/** One line per item (an empty file for none: a lone newline would read as one empty line). */
+function lines(items: readonly string[]): string {
+  return items.length ? items.join('\n') + '\n' : '';
 }
 
 /** The transcript of entry i: the `.wrd` line, else the words of the `.ltr` line, else undefined. */

@@ -5,3 +5,11 @@ import { fileURLToPath } from 'node:url';
 export function bundledCorpusDir(): string {
   return fileURLToPath(new URL('../../data/espeak-small', import.meta.url));
 }
+
+/**
+ * packages/speech/data/espeak-voices: manifests (no audio of their own) for voice ID over the 8
+ * voices espeak-small holds out of pretraining, 6 training and 4 test utterances per voice.
+ */
+export function bundledVoicesDir(): string {
+  return fileURLToPath(new URL('../../data/espeak-voices', import.meta.url));
+}

@@ -99,7 +99,7 @@ export class SpeechDataSource implements DataSource {
   collate(indices: readonly number[], rng?: Rng): SpeechBatch {
     const items = indices.map((i) => {
       const it = this.dataset.get(i);
-      return { audio: it.audio, transcript: it.transcript, file: it.file };
+      return { audio: it.audio, transcript: it.transcript, label: it.label, file: it.file };
     });
     return collateAudio(items, { pad: this.opts.pad, maxLength: this.opts.maxSampleLength, rng });
   }
