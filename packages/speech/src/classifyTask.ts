@@ -21,6 +21,7 @@ import {
   maskedMeanOverTime,
   suggestKey,
   trainLinearProbe,
+  weightsUnder,
   type DownstreamContext,
   type DownstreamTask,
   type ParamInfo,
@@ -139,10 +140,12 @@ async function testMetrics(ctx: DownstreamContext, head: UtteranceClassifierHead
 }
 
 /** A fine-tuned checkpoint's `classifier.*` weights (a pretraining or CTC checkpoint has none). */
-function savedHead(ctx: DownstreamContext): Record<string, tf.Tensor> | undefined {
-  const prefix = 'classifier.';
-  const w = Object.entries(ctx.weights ?? {}).filter(([k]) => k.startsWith(prefix));
-  return w.length ? Object.fromEntries(w.map(([k, v]) => [k.slice(prefix.length), v])) : undefined;
+/** Parameter prefix of the utterance classifier in a fine-tuned checkpoint. */
+export const CLASSIFY_HEAD = 'classifier';
+
+/** The saved utterance classifier of a fine-tuned checkpoint (undefined when it has none). */
+function savedHead(ctx: Pick<DownstreamContext, 'weights'>): Record<string, tf.Tensor> | undefined {
+  return weightsUnder(ctx.weights, `${CLASSIFY_HEAD}.`);
 }
 
 export async function createClassifyTask(ctx: DownstreamContext): Promise<DownstreamTask> {

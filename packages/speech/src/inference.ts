@@ -2,12 +2,15 @@
  * Inference for speech (`d2v predict` / `d2v embed`, `loadModel`): WAV files, folders of WAVs or
  * fairseq manifests (.tsv), WAV bytes in memory, or mono Float32Array samples at speech.sampleRate;
  * read (resampled, normalised as data.normalize says) and padded into batches as the CTC evaluation
- * does. A CTC fine-tuned run transcribes (greedy decoding).
+ * does. A CTC fine-tuned run transcribes (greedy decoding); a classify fine-tuned run
+ * (finetune.task classify) gives each utterance's class and the probability of every class.
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { D2vError, DataError, type ModalityInference, type NamedInput, type ResolvedConfig, type SkippedInput } from '@d2v/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { D2vError, DataError, weightsUnder, type ModalityInference, type NamedInput, type ResolvedConfig, type SkippedInput } from '@d2v/core';
 import { CTC_HEAD, ctcLogits, headFrom } from './ctcTask.js';
+import { CLASSIFY_HEAD, UtteranceClassifierHead, classifyLogits } from './classifyTask.js';
 import { greedyDecode } from './ctc/decode.js';
 import { collateAudio } from './data/batching.js';
 import type { SpeechBatch } from './data/source.js';
@@ -15,7 +18,7 @@ import { listWavFiles } from './data/dataset.js';
 import { readManifest } from './data/manifest.js';
 import { decodeWav, normalizeAudio, readWav } from './data/wav.js';
 import { framesForSamples, type SpeechEncoder } from './encoder.js';
-import { convLayersOf, dataOptions, speechOptions } from './options.js';
+import { classifyOptions, convLayersOf, dataOptions, finetuneOptions, speechOptions } from './options.js';
 
 /** A WAV file path, WAV file bytes, or mono samples at speech.sampleRate. */
 export type SpeechInput = string | Uint8Array | Float32Array;
@@ -91,5 +94,27 @@ export const speechInference: ModalityInference<SpeechInput, SpeechSample> = {
         };
       },
     },
+    // finetune.task classify: the class and its probability per class (names as recorded in the run's classify.classes).
+    classify: {
+      weightsPrefix: `${CLASSIFY_HEAD}.`,
+      create(ctx) {
+        const c = ctx.config;
+        const saved = weightsUnder(ctx.weights, `${CLASSIFY_HEAD}.`)!;
+        const names = classifyOptions(c).classes;
+        const head = new UtteranceClassifierHead(c.model.dim, classifyOptions(c).projDim, names.length, 0);
+        head.loadState(saved, `utterance classifier head (${names.length} classes)`);
+        head.setTraining(false);
+        return {
+          predict(batch) {
+            const probs = tf.tidy(() => tf.softmax(classifyLogits(ctx.encoder as SpeechEncoder, ctx.transformer, head, batch as SpeechBatch, { training: false })));
+            const rows = probs.arraySync() as number[][];
+            probs.dispose();
+            return rows.map((p) => ({ label: names[p.indexOf(Math.max(...p))], probabilities: Object.fromEntries(names.map((n, k) => [n, p[k]])) }));
+          },
+          dispose: () => head.dispose(),
+        };
+      },
+    },
   },
+  taskOf: (c) => finetuneOptions(c).task,
 };

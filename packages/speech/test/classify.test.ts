@@ -3,9 +3,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { DataError, Trainer, buildStudent, evaluate, finetune, finetuneConfig, initBackend, pretrain, resolveConfig } from '@d2v/core';
 import { lossEnds, quietRun, tensorCountIsFlat } from '@d2v/core/testing';
-import { modality, createClassifyTask, classNames, readLabelFile, openSpeechDataset, subsetDataset, SpeechDataSource, buildCorpus, CORPUS_SPLITS } from '../src/index.js';
+import { modality, loadModel, createClassifyTask, classNames, readLabelFile, openSpeechDataset, subsetDataset, SpeechDataSource, buildCorpus, CORPUS_SPLITS } from '../src/index.js';
 import { readManifest } from '../src/data/manifest.js';
 import { splitUtterancesByVoice } from '../src/data/corpus.js';
 import { Rng } from '@d2v/core';
@@ -199,6 +200,25 @@ describe('utterance classification head (finetune.task classify)', () => {
     expect(ev['accuracy']).toBeCloseTo(r.metrics['accuracy']!, 6);
     expect(ev['macroF1']).toBeCloseTo(r.metrics['macroF1']!, 6);
     expect(existsSync(join(dir('ev'), 'confusion.png'))).toBe(true);
+    // d2v predict / loadModel dispatch on the run's finetune.task: the same test accuracy, utterance by utterance.
+    const manifest = fileURLToPath(new URL('../data/espeak-voices/test.tsv', import.meta.url));
+    const truth = readLabelFile(manifest, 'voice', 32);
+    const model = await loadModel(out, { log: () => {} });
+    try {
+      const before = tf.memory().numTensors;
+      const p = await model.predict(model.inputsFrom([manifest]).inputs);
+      expect(p.task).toBe('classify');
+      expect(p.records).toHaveLength(32);
+      const right = p.records.filter((rec, i) => rec['label'] === truth[i]).length;
+      expect(right / 32).toBeCloseTo(r.metrics['accuracy']!, 6);
+      const probs = Object.values(p.records[0]!['probabilities'] as Record<string, number>);
+      expect(probs).toHaveLength(8);
+      expect(probs.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 5);
+      await model.predict(model.inputsFrom([manifest]).inputs);
+      expect(tf.memory().numTensors).toBe(before);
+    } finally {
+      model.dispose();
+    }
     // A pretraining checkpoint has no classifier: eval says what to pass instead.
     await expect(evaluate({ modality, ...quietRun, task: 'classify', overrides: { ...small, out: dir('ev2'), 'finetune.init': pre } })).rejects.toThrow(/no utterance classifier/);
   }, 120_000);
