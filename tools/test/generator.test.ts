@@ -169,7 +169,7 @@ describe('d2v-new-modality sensors', () => {
     expect(r.stderr).toContain(`d2v: skipped ${file}:2: values must hold 64 steps`);
     expect(existsSync(target)).toBe(true);
     const p = await run([d2v, 'predict', '--init', out, '--input', file], pkg);
-    expect(p.code).toBe(1);
+    expect(p.code).toBe(4); // EXIT.checkpoint
     expect(p.stderr.trim().split('\n').at(-1)).toMatch(/^d2v: CheckpointError: .*has no fine-tuned head to predict with \(a pretraining checkpoint, step 2; sensors predicts with: classify\)/);
   });
 

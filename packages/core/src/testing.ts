@@ -19,6 +19,22 @@ import { tempDir } from './tempDirs.js';
 
 export { tempDir, removeTempDirs } from './tempDirs.js';
 
+/** Runs `fn` (e.g. a `d2v` command through cliMain) with console.log/error captured: its exit code and what it printed. */
+export async function captureConsole(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [log, error] = [console.log, console.error];
+  console.log = (...a: unknown[]) => out.push(a.join(' '));
+  console.error = (...a: unknown[]) => err.push(a.join(' '));
+  try {
+    const code = await fn();
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    console.log = log;
+    console.error = error;
+  }
+}
+
 /** Trainer/command options that print nothing and draw no plots. */
 export const quietRun = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 

@@ -3,24 +3,9 @@ import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { initBackend, parseArgs, resolveConfig, loadModality, getModality, registerModality, cliMain, ConfigError, PluginError } from '../src/index.js';
 import { modality as toy } from './fixtures/toy-modality.js';
-import { tempDir } from '../src/testing.js';
+import { tempDir, captureConsole } from '../src/testing.js';
 
 const TOY = resolve(__dirname, 'fixtures/toy-modality.ts');
-
-function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ol = console.log;
-  const oe = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  return fn()
-    .then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }))
-    .finally(() => {
-      console.log = ol;
-      console.error = oe;
-    });
-}
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -71,7 +56,7 @@ describe('registry', () => {
 
 describe('d2v command line', () => {
   it('--help lists every option with defaults and paper values', async () => {
-    const r = await capture(() => cliMain(['pretrain', '--modality', TOY, '--help']));
+    const r = await captureConsole(() => cliMain(['pretrain', '--modality', TOY, '--help']));
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/--model\.depth\s+number of Transformer blocks \(default 3\) \[paper 12\]/);
     expect(r.out).toContain('--toy.maskRatio');
@@ -80,14 +65,14 @@ describe('d2v command line', () => {
 
   it('unknown options and commands fail with a message naming them', async () => {
     await expect(cliMain(['pretrain', '--modality', TOY, '--model.widht', '3'])).rejects.toThrow(/model.widht/);
-    const r = await capture(() => cliMain(['pretrian', '--modality', TOY]));
+    const r = await captureConsole(() => cliMain(['pretrian', '--modality', TOY]));
     expect(r.code).toBe(2);
     expect(r.err).toContain("unknown command 'pretrian'");
   });
 
   it('pretrain writes the resolved config next to its checkpoints', async () => {
     const out = tempDir('cli');
-    const r = await capture(() => cliMain(['pretrain', '--modality', TOY, '--out', out, '--steps', '3', '--train.logEvery', '1']));
+    const r = await captureConsole(() => cliMain(['pretrain', '--modality', TOY, '--out', out, '--steps', '3', '--train.logEvery', '1']));
     expect(r.code).toBe(0);
     expect(r.out).toContain('checkpoint:');
     const cfg = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'));

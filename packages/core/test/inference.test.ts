@@ -24,26 +24,11 @@ import {
   type Data2VecTaskBase,
   type Features,
 } from '../src/index.js';
-import { quietRun, tempDir, removeTempDirs } from '../src/testing.js';
+import { quietRun, tempDir, removeTempDirs, captureConsole } from '../src/testing.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 
 const TOY = resolve(__dirname, 'fixtures/toy-modality.ts');
 const { length: L, channels: C } = { length: 16, channels: 8 };
-
-function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ol = console.log;
-  const oe = console.error;
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  return fn()
-    .then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }))
-    .finally(() => {
-      console.log = ol;
-      console.error = oe;
-    });
-}
 
 /** A series as the toy reads it from a .json file: [L][C] numbers. */
 function series(seed: number): number[][] {
@@ -221,7 +206,7 @@ describe('d2v predict and d2v embed', () => {
   it('predict writes JSON Lines and CSV that parse, with the unreadable file named', async () => {
     const dir = tempDir('infer-cli');
     const jsonl = join(dir, 'p.jsonl');
-    const r = await capture(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', files[0]!, files[2]!, files[3]!, '--output', jsonl]));
+    const r = await captureConsole(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', files[0]!, files[2]!, files[3]!, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe(`predicted 2 input(s) with the classify head, skipped 1 -> ${jsonl}`);
     expect(r.err).toContain(`d2v: skipped ${files[2]}: is not a JSON array of 16 steps`);
@@ -231,7 +216,7 @@ describe('d2v predict and d2v embed', () => {
     expect(lines[2].skipped).toMatch(/is not a JSON array/);
 
     const csv = join(dir, 'p.csv');
-    expect((await capture(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', inputs, '--output', csv]))).code).toBe(0);
+    expect((await captureConsole(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', inputs, '--output', csv]))).code).toBe(0);
     const rows = readFileSync(csv, 'utf8').trim().split('\n');
     expect(rows[0]).toBe('input,label,probabilities.class 0,probabilities.class 1,probabilities.class 2,probabilities.class 3,skipped');
     expect(rows).toHaveLength(5);
@@ -239,14 +224,14 @@ describe('d2v predict and d2v embed', () => {
     for (const row of rows.slice(1, 4)) expect(row.split(',').slice(2, 6).reduce((a, b) => a + Number(b), 0)).toBeCloseTo(1, 5);
 
     // Without --output the records go to stdout.
-    const stdout = await capture(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', files[0]!]));
+    const stdout = await captureConsole(() => cliMain(['predict', '--modality', TOY, '--init', ft, '--input', files[0]!]));
     expect(JSON.parse(stdout.out).input).toBe(files[0]);
   });
 
   it('embed writes safetensors with the input names in its metadata, and .npy with --npy', async () => {
     const dir = tempDir('infer-cli');
     const out = join(dir, 'e.safetensors');
-    const r = await capture(() => cliMain(['embed', '--modality', TOY, '--init', pre, '--input', inputs, '--out', out, '--pool', 'none', '--npy']));
+    const r = await captureConsole(() => cliMain(['embed', '--modality', TOY, '--init', pre, '--input', inputs, '--out', out, '--pool', 'none', '--npy']));
     expect(r.code, r.err).toBe(0);
     expect(r.out).toContain('embedded 3 input(s): per-step features of the last block, [48, 32]; skipped 1');
     const st = decodeSafetensors(readFileSync(out), out);
@@ -263,7 +248,7 @@ describe('d2v predict and d2v embed', () => {
 
     // Pooled: one row per input, equal to the API's numbers.
     const pooledOut = join(dir, 'p.safetensors');
-    expect((await capture(() => cliMain(['embed', '--modality', TOY, '--init', pre, '--input', files[0]!, '--out', pooledOut]))).code).toBe(0);
+    expect((await captureConsole(() => cliMain(['embed', '--modality', TOY, '--init', pre, '--input', files[0]!, '--out', pooledOut]))).code).toBe(0);
     const model = await loadModel(pre, { modality: toy });
     const e = await model.embed([files[0]!]);
     model.dispose();
@@ -272,13 +257,13 @@ describe('d2v predict and d2v embed', () => {
   });
 
   it('missing --init or --input, a bad option or output name: one clear line each', async () => {
-    const noInit = await capture(() => cliMain(['predict', '--input', inputs]));
+    const noInit = await captureConsole(() => cliMain(['predict', '--input', inputs]));
     expect(noInit.code).toBe(2);
     expect(noInit.err).toBe('d2v predict: --init RUN is required (a fine-tuned run folder or checkpoint folder)');
-    const noInput = await capture(() => cliMain(['embed', '--init', pre, '--out', 'x.safetensors']));
+    const noInput = await captureConsole(() => cliMain(['embed', '--init', pre, '--out', 'x.safetensors']));
     expect(noInput.code).toBe(2);
     expect(noInput.err).toBe('d2v embed: --input PATH... is required (files or folders to embed)');
-    const noOut = await capture(() => cliMain(['embed', '--init', pre, '--input', inputs]));
+    const noOut = await captureConsole(() => cliMain(['embed', '--init', pre, '--input', inputs]));
     expect(noOut.err).toBe('d2v embed: --out FILE.safetensors is required');
     await expect(cliMain(['predict', '--init', ft, '--input', inputs, '--ouput', 'x.jsonl'])).rejects.toThrow(/unknown option --ouput \(did you mean --output\?\)/);
     await expect(cliMain(['predict', '--init', ft, '--input', inputs, '--output', 'x.txt'])).rejects.toThrow(/--output x.txt: write predictions to a .jsonl or .csv file/);
@@ -286,9 +271,9 @@ describe('d2v predict and d2v embed', () => {
     await expect(cliMain(['embed', '--init', pre, '--input', inputs, '--out', 'x.safetensors', '--pool', 'max'])).rejects.toThrow(/--pool must be one of mean, none \(got 'max'\)/);
     await expect(cliMain(['embed', '--init', pre, '--input', inputs, '--out', 'x.safetensors', '--npy=false'])).rejects.toThrow(/--npy is a flag and takes no value/);
     await expect(cliMain(['predict', '--init', ft, '--init', pre, '--input', inputs])).rejects.toThrow(/--init given twice/);
-    const predictPre = await capture(() => cliMain(['predict', '--modality', TOY, '--init', pre, '--input', inputs]).catch((e: Error) => (console.error(e.message), 1)));
+    const predictPre = await captureConsole(() => cliMain(['predict', '--modality', TOY, '--init', pre, '--input', inputs]).catch((e: Error) => (console.error(e.message), 1)));
     expect(predictPre.err).toMatch(/has no fine-tuned head to predict with/);
-    const help = await capture(() => cliMain(['embed', '--help']));
+    const help = await captureConsole(() => cliMain(['embed', '--help']));
     expect(help.out).toContain('usage: d2v embed --init RUN --input PATH... --out FILE.safetensors');
   });
 });

@@ -36,7 +36,7 @@ describe('loadModality by name', () => {
     try {
       const pkg = join(project, 'node_modules', '@d2v', 'broken');
       mkdirSync(pkg, { recursive: true });
-      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@d2v/broken', type: 'module', exports: { '.': { default: './index.js' }, './package.json': './package.json' } }));
+      writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: '@d2v/broken', type: 'module', exports: { '.': { default: './index.js' }, './package.json': './package.json' }, d2v: { modality: true } }));
       writeFileSync(join(pkg, 'index.js'), "throw new Error('broken on import');\n");
       await expect(loadModality('broken', project)).rejects.toThrow("could not load modality 'broken': broken on import");
       await expect(loadModality('absent', project)).rejects.toThrow(/modality 'absent' is not installed \(tried @d2v\/absent, absent\)/);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { copyFileSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, loadStudentWeights, buildStudent } from '@d2v/core';
-import { quietRun, tempDir, removeTempDirs } from '@d2v/core/testing';
+import { quietRun, tempDir, removeTempDirs, captureConsole } from '@d2v/core/testing';
 import {
   loadModel,
   modality,
@@ -46,20 +46,6 @@ const files: string[] = [];
 const readable = () => files.filter((_, i) => i !== BROKEN);
 /** The corpus' own reading of a file (16 kHz, normalised as data.normalize). */
 const audioOf = (file: string) => readWav(file, { targetRate: 16000, normalize: true });
-
-function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [ol, oe] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  return fn()
-    .then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }))
-    .finally(() => {
-      console.log = ol;
-      console.error = oe;
-    });
-}
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -162,14 +148,14 @@ describe('speech loadModel on a CTC fine-tuned run', () => {
   it('d2v predict and d2v embed write files that parse', async () => {
     const dir = tempDir('speech-cli');
     const csv = join(dir, 'p.csv');
-    const r = await capture(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', csv]));
+    const r = await captureConsole(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', csv]));
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`d2v: skipped ${files[BROKEN]}:`);
     const rows = readFileSync(csv, 'utf8').trim().split('\n');
     expect(rows[0]).toBe('input,transcript,skipped');
     expect(rows.slice(1).map((row) => row.split(',')[0])).toEqual([...readable(), files[BROKEN]]);
     const out = join(dir, 'e.safetensors');
-    const e = await capture(() => cliMain(['embed', '--init', pre, '--input', join(bundledCorpusDir(), 'test.tsv'), '--out', out, '--pool', 'none']));
+    const e = await captureConsole(() => cliMain(['embed', '--init', pre, '--input', join(bundledCorpusDir(), 'test.tsv'), '--out', out, '--pool', 'none']));
     expect(e.code, e.err).toBe(0);
     const st = decodeSafetensors(readFileSync(out));
     const names = JSON.parse(st.metadata['inputs']!) as string[];

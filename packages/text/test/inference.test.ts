@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, accuracyOf, type DownstreamContext } from '@d2v/core';
-import { quietRun, tempDir, removeTempDirs } from '@d2v/core/testing';
+import { quietRun, tempDir, removeTempDirs, captureConsole } from '@d2v/core/testing';
 import { loadModel, modality, bundledSpamFiles, readLabelledTsv, loadTokenizer, encodeLabelled, extractSentenceFeatures } from '../src/index.js';
 
 // A small model on the bundled corpus and spam data (as pretrain.test.ts).
@@ -32,20 +32,6 @@ let tsvFile: string;
 let missing: string;
 const spam = readLabelledTsv(bundledSpamFiles().test);
 const texts = spam.texts.slice(0, 5);
-
-function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [ol, oe] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  return fn()
-    .then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }))
-    .finally(() => {
-      console.log = ol;
-      console.error = oe;
-    });
-}
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -122,7 +108,7 @@ describe('text loadModel on a fine-tuned run', () => {
   it('d2v predict and d2v embed write files that parse', async () => {
     const out = tempDir('text-cli');
     const jsonl = join(out, 'p.jsonl');
-    const r = await capture(() => cliMain(['predict', '--init', ft, '--input', linesFile, missing, tsvFile, '--output', jsonl]));
+    const r = await captureConsole(() => cliMain(['predict', '--init', ft, '--input', linesFile, missing, tsvFile, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`d2v: skipped ${missing}: no such file or folder`);
     const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
@@ -130,7 +116,7 @@ describe('text loadModel on a fine-tuned run', () => {
     expect(lines.slice(0, 5).map((l) => l.label).every((l: string) => l === 'ham' || l === 'spam')).toBe(true);
     expect(lines.slice(5).map((l) => l.input)).toEqual([missing, `${tsvFile}:3`]);
     const st = join(out, 'e.safetensors');
-    const e = await capture(() => cliMain(['embed', '--init', pre, '--input', linesFile, '--out', st, '--layers', 'topk', '--top-k', '1']));
+    const e = await captureConsole(() => cliMain(['embed', '--init', pre, '--input', linesFile, '--out', st, '--layers', 'topk', '--top-k', '1']));
     expect(e.code, e.err).toBe(0);
     expect(e.out).toContain('mean-pooled features of the top 1 blocks (data2vec targets), [3, 64]');
     const decoded = decodeSafetensors(readFileSync(st));

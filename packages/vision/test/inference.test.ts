@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, loadStudentWeights, buildStudent, weightsUnder, type DownstreamContext } from '@d2v/core';
-import { quietRun, tempDir, removeTempDirs } from '@d2v/core/testing';
+import { quietRun, tempDir, removeTempDirs, captureConsole } from '@d2v/core/testing';
 import {
   loadModel,
   loadImageDataset,
@@ -34,20 +34,6 @@ let ft: string;
 let folder: string;
 let images: InMemoryImageDataset;
 const files: string[] = [];
-
-function capture(fn: () => Promise<number>) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [ol, oe] = [console.log, console.error];
-  console.log = (...a: unknown[]) => out.push(a.join(' '));
-  console.error = (...a: unknown[]) => err.push(a.join(' '));
-  return fn()
-    .then((code) => ({ code, out: out.join('\n'), err: err.join('\n') }))
-    .finally(() => {
-      console.log = ol;
-      console.error = oe;
-    });
-}
 
 beforeAll(async () => {
   await initBackend('wasm');
@@ -156,14 +142,14 @@ describe('vision loadModel on a fine-tuned run', () => {
   it('d2v predict and d2v embed write files that parse', async () => {
     const dir = tempDir('vision-cli');
     const jsonl = join(dir, 'p.jsonl');
-    const r = await capture(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', jsonl]));
+    const r = await captureConsole(() => cliMain(['predict', '--init', ft, '--input', folder, '--output', jsonl]));
     expect(r.code, r.err).toBe(0);
     expect(r.err).toContain(`d2v: skipped ${files[BROKEN]}: unreadable or corrupt image`);
     const lines = readFileSync(jsonl, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.input)).toEqual([...readable(), files[BROKEN]]);
     for (const l of lines.slice(0, -1)) expect(FASHION_MNIST_CLASSES).toContain(l.label);
     const out = join(dir, 'e.safetensors');
-    const e = await capture(() => cliMain(['embed', '--init', pre, '--input', ...files, '--out', out]));
+    const e = await captureConsole(() => cliMain(['embed', '--init', pre, '--input', ...files, '--out', out]));
     expect(e.code, e.err).toBe(0);
     const st = decodeSafetensors(readFileSync(out));
     expect(st.tensors['features']!.shape).toEqual([N - 1, 48]);

@@ -16,7 +16,7 @@ export const META_OPTIONS: Record<string, string> = {
 };
 
 /** Run options that are switches: they never take a value (`d2v --verbose pretrain` keeps `pretrain` as the command). */
-export const META_FLAGS = new Set(['help', 'version', 'verbose']);
+export const META_FLAGS = new Set(['help', 'version', 'verbose', 'no-summary']);
 
 /** Short spellings for the options people type most. */
 export const ALIASES: Record<string, string> = {

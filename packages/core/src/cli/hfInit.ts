@@ -60,7 +60,8 @@ export function resolveWithHfInit(modality: Modality, o: ResolveOptions, log: (m
   const depth = arch.get('model.depth');
   if (typeof depth === 'number' && config.objective.topK > depth && !flags.has('objective.topK')) arch.set('objective.topK', depth);
   try {
-    resolveConfig({ ...o, overrides: arch });
+    // The checkpoint's architecture over the run's other options (a small grid may need smaller mask blocks).
+    resolveConfig({ ...o, overrides: new Map([...flags, ...arch]) });
   } catch (err) {
     if (err instanceof ConfigError) throw new CheckpointError(file, `does not make a valid d2v ${modality.name} config: ${err.message}`);
     throw err;

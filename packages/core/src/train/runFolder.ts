@@ -44,8 +44,9 @@ export const RESUME_CHANGEABLE_KEYS = [
 
 const CONFIG_FILE = 'config.json';
 /** plotTrainingCurves draws each chart as PNG with an SVG beside it. */
-const PLOTS = ['loss', 'variance', 'lr'].flatMap((name) => [`${name}.png`, `${name}.svg`]);
-const RUN_FILES = new Set([CONFIG_FILE, METRICS_FILE, 'checkpoints', 'train-summary.json', 'eval.json', SKIPPED_FILES, ...PLOTS]);
+const PLOTS = ['loss', 'variance', 'lr', 'probe', 'confusion'].flatMap((name) => [`${name}.png`, `${name}.svg`]);
+// summary.json / probe.png: the end-of-pretraining probe; confusion.png: a classification head's evaluation.
+const RUN_FILES = new Set([CONFIG_FILE, METRICS_FILE, 'checkpoints', 'train-summary.json', 'summary.json', 'eval.json', SKIPPED_FILES, ...PLOTS]);
 
 /** True for what a d2v run writes into its folder (what `overwrite` replaces). */
 export function isRunFile(name: string): boolean {
