@@ -31,7 +31,7 @@ import {
 import type { SpeechEncoder } from './encoder.js';
 import { SpeechDataSource, sortedBatches, type SpeechBatch } from './data/source.js';
 import type { SpeechDataset } from './data/dataset.js';
-import { encodeUtterances, type SpeechForwardOptions } from './utterances.js';
+import { encodeUtterances, finetuneForward, type SpeechForwardOptions } from './utterances.js';
 import { labelledSubset } from './ctcTask.js';
 import { classifyOptions, classifySource, finetuneOptions, loadSpeechSplit, maskingOptions, probeOptions } from './options.js';
 
@@ -179,14 +179,7 @@ export async function createClassifyTask(ctx: DownstreamContext): Promise<Downst
       const batch = source.collate(rows, rng);
       const y = tf.tensor1d(Int32Array.from(rows, (i) => ids[i]!), 'int32');
       try {
-        const logits = classifyLogits(encoder, ctx.transformer, head, batch, {
-          training: true,
-          rng,
-          maskProb: m.finetuneMaskProb,
-          spanLength: m.spanLength,
-          channelMaskProb: m.channelMaskProb,
-          channelSpanLength: m.channelSpanLength,
-        });
+        const logits = classifyLogits(encoder, ctx.transformer, head, batch, finetuneForward(m, rng));
         return { loss: crossEntropy(logits, y) };
       } finally {
         y.dispose();

@@ -12,7 +12,7 @@ import { VOCAB_SIZE, normalizeTranscript, textToIds } from './data/letters.js';
 import { ctcLoss } from './ctc/ctcLoss.js';
 import { greedyDecode } from './ctc/decode.js';
 import { errorRates } from './ctc/wer.js';
-import { encodeUtterances, validFrames, type SpeechForwardOptions } from './utterances.js';
+import { encodeUtterances, finetuneForward, validFrames, type SpeechForwardOptions } from './utterances.js';
 import { loadSpeechSplit, maskingOptions, finetuneOptions } from './options.js';
 
 /** Linear projection to letter logits (blank, |, A-Z, '). */
@@ -122,14 +122,7 @@ export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamT
       const batch = source.batch(index, bs, rng);
       try {
         const labels = labelsOf(batch);
-        const { logits, frames } = ctcLogits(encoder, ctx.transformer, head, batch, {
-          training: true,
-          rng,
-          maskProb: m.finetuneMaskProb,
-          spanLength: m.spanLength,
-          channelMaskProb: m.channelMaskProb,
-          channelSpanLength: m.channelSpanLength,
-        });
+        const { logits, frames } = ctcLogits(encoder, ctx.transformer, head, batch, finetuneForward(m, rng));
         return { loss: ctcLoss(logits, labels, frames, { reduction: 'mean', zeroInfinity: true }) as tf.Scalar };
       } finally {
         batch.dispose();

@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { disposeOutput, type DownstreamContext, type Rng } from '@d2v/core';
 import type { SpeechEncoder } from './encoder.js';
 import type { SpeechBatch } from './data/source.js';
+import type { SpeechMaskingOptions } from './options.js';
 import { spanMask } from './masking/spanMask.js';
 import { channelMask } from './masking/spanMasker.js';
 
@@ -20,6 +21,11 @@ export interface SpeechForwardOptions {
   channelSpanLength?: number;
   /** `hidden` is the average of the last N block outputs (0 = every block; default 1 = the last block). */
   topBlocks?: number;
+}
+
+/** A fine-tuning step's forward options: the masking.finetune* time and channel masks (CTC and classify alike). */
+export function finetuneForward(m: SpeechMaskingOptions, rng: Rng): SpeechForwardOptions {
+  return { training: true, rng, maskProb: m.finetuneMaskProb, spanLength: m.spanLength, channelMaskProb: m.channelMaskProb, channelSpanLength: m.channelSpanLength };
 }
 
 /** Valid (unpadded) frames of each row of a batch. */
