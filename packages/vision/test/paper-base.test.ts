@@ -6,8 +6,8 @@
  */
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, createPretrainTask, initBackend, resolveConfig, stepRng } from '@d2v/core';
-import { tempDir } from '@d2v/core/testing';
+import { ConfigError, createPretrainTask, initBackend, stepRng } from '@d2v/core';
+import { presetConfig, tempDir } from '@d2v/core/testing';
 import { modality, PatchEncoder } from '../src/index.js';
 
 const narrow = { 'model.dim': 48, 'model.depth': 2, 'model.ffnDim': 96, 'objective.topK': 2, 'train.batchSize': 2 };
@@ -18,14 +18,7 @@ beforeAll(async () => {
 
 describe('paper-base: CLS token + relative position bias on the 14 x 14 patch grid', () => {
   it('forward and backward: the loss and the bias table gradients are finite, every table row gets one, the tensor count stays flat', async () => {
-    const config = resolveConfig({
-      modality: 'vision',
-      modalitySchema: modality.schema,
-      presets: modality.presets,
-      preset: 'paper-base',
-      overrides: new Map<string, unknown>(Object.entries({ ...narrow, out: tempDir('vision-paper-base') })),
-      validate: modality.validateConfig?.bind(modality),
-    });
+    const config = presetConfig(modality, { ...narrow, out: tempDir('vision-paper-base') }, 'paper-base');
     expect(config['vision']).toMatchObject({ imageSize: 224, patchSize: 16, channels: 3, positions: 'relative', cls: true });
     expect(config.model.heads).toBe(12);
     const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
