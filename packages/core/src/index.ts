@@ -54,6 +54,7 @@ export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
 export { quickPreset } from './config/quickPreset.js';
 export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
+export type { RegisterOptions } from './registry/registrations.js';
 export type {
   Modality,
   Batch,

@@ -5,9 +5,9 @@
  * and the comparison of a modality's hidden states with a Hugging Face fixture's.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig } from './config/resolve.js';
+import { resolveConfig, type ResolvedConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
@@ -18,6 +18,17 @@ import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
 import { tempDir } from './tempDirs.js';
 
 export { tempDir, removeTempDirs } from './tempDirs.js';
+
+/** A fresh temporary folder (deleted after the test file, as tempDir's) and `file(name, content)`, which writes a file into it and returns its path. */
+export function tempFiles(name: string): { dir: string; file: (fileName: string, content: string | Uint8Array) => string } {
+  const dir = tempDir(name);
+  const file = (fileName: string, content: string | Uint8Array) => {
+    const path = join(dir, fileName);
+    writeFileSync(path, content);
+    return path;
+  };
+  return { dir, file };
+}
 
 /** Runs `fn` (e.g. a `d2v` command through cliMain) with console.log/error captured: its exit code and what it printed. */
 export async function captureConsole(fn: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
@@ -45,17 +56,22 @@ export interface PretrainStepsResult {
   runDir: string;
 }
 
-/** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
-export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
-  const out = tempDir(`${modality.name}-steps`);
-  const config = resolveConfig({
+/** `modality`'s preset with `overrides` (dotted keys), resolved and checked (its validateConfig too) as a run's config is. */
+export function presetConfig(modality: Modality, overrides: Record<string, unknown> = {}, preset = 'tiny'): ResolvedConfig {
+  return resolveConfig({
     modality: modality.name,
     modalitySchema: modality.schema,
     presets: modality.presets,
     preset,
-    overrides: new Map<string, unknown>(Object.entries({ out, ...overrides, 'train.steps': steps })),
+    overrides: new Map<string, unknown>(Object.entries(overrides)),
     validate: modality.validateConfig?.bind(modality),
   });
+}
+
+/** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
+export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
+  const out = tempDir(`${modality.name}-steps`);
+  const config = presetConfig(modality, { out, ...overrides, 'train.steps': steps }, preset);
   const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const tensorCounts: number[] = [];
   try {

@@ -10,24 +10,14 @@ import { modality, loadModel, createClassifyTask, classNames, readLabelFile, ope
 import { readManifest } from '../src/data/manifest.js';
 import { splitUtterancesByVoice } from '../src/data/corpus.js';
 import { Rng } from '@d2v/core';
+import { small as smallSpeech } from './setup.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'd2v-classify-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 const dir = (name: string) => join(tmp, name);
 
-// The small model of pretrain.test.ts: the tiny preset's code path with few FLOPs.
-const small = {
-  'speech.convChannels': [32, 32, 32, 32, 32, 32, 32],
-  'speech.posConvLayers': 1,
-  'model.dim': 48,
-  'model.depth': 2,
-  'model.heads': 2,
-  'model.ffnDim': 96,
-  'objective.topK': 2,
-  'data.maxSampleLength': 16000,
-  'train.batchSize': 4,
-  'classify.projDim': 32,
-};
+// The small model of the other tests, with a small classifier projection.
+const small = { ...smallSpeech, 'classify.projDim': 32 };
 
 const config = (overrides: Record<string, unknown>) =>
   finetuneConfig(resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(overrides)) }));

@@ -23,19 +23,8 @@ import {
   subsetDataset,
   type SpeechEncoder,
 } from '../src/index.js';
+import { small } from './setup.js';
 
-// A small model on the bundled corpus (as pretrain.test.ts).
-const small = {
-  'speech.convChannels': [32, 32, 32, 32, 32, 32, 32],
-  'speech.posConvLayers': 1,
-  'model.dim': 48,
-  'model.depth': 2,
-  'model.heads': 2,
-  'model.ffnDim': 96,
-  'objective.topK': 2,
-  'data.maxSampleLength': 16000,
-  'train.batchSize': 4,
-};
 const N = 5;
 const BROKEN = 2;
 

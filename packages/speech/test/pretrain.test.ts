@@ -19,22 +19,10 @@ import {
 } from '@d2v/core';
 import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality, createCtcTask } from '../src/index.js';
+import { small } from './setup.js';
 
 const quiet = quietRun;
 const tmp = () => tempDir('speech-run');
-// A small model on the bundled espeak-small corpus: the tiny preset's code path (7 convs, 50 frames/s,
-// span masking, post-LN blocks, EMA teacher) with few FLOPs and 1 s crops.
-const small = {
-  'speech.convChannels': [32, 32, 32, 32, 32, 32, 32],
-  'speech.posConvLayers': 1,
-  'model.dim': 48,
-  'model.depth': 2,
-  'model.heads': 2,
-  'model.ffnDim': 96,
-  'objective.topK': 2,
-  'data.maxSampleLength': 16000,
-  'train.batchSize': 4,
-};
 
 beforeAll(async () => {
   await initBackend('wasm');

@@ -10,18 +10,7 @@ import { join } from 'node:path';
 import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, accuracyOf, type DownstreamContext } from '@d2v/core';
 import { quietRun, tempDir, removeTempDirs, captureConsole } from '@d2v/core/testing';
 import { loadModel, modality, bundledSpamFiles, readLabelledTsv, loadTokenizer, encodeLabelled, extractSentenceFeatures } from '../src/index.js';
-
-// A small model on the bundled corpus and spam data (as pretrain.test.ts).
-const small = {
-  'model.dim': 64,
-  'model.depth': 2,
-  'model.heads': 2,
-  'model.ffnDim': 128,
-  'objective.topK': 2,
-  'text.blockSize': 48,
-  'finetune.maxTokens': 48,
-  'train.batchSize': 8,
-};
+import { small } from './setup.js';
 
 let pre: string;
 let ft: string;

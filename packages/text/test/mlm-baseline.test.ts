@@ -3,8 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, resolveConfig, Trainer, evaluate } from '@d2v/core';
 import { lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality, MlmPretrainTask } from '../src/index.js';
-
-const small = { 'model.dim': 64, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 128, 'objective.topK': 2, 'text.blockSize': 48, 'finetune.maxTokens': 48, 'train.batchSize': 8 };
+import { small } from './setup.js';
 
 beforeAll(async () => {
   await initBackend('wasm');

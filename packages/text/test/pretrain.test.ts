@@ -4,20 +4,10 @@ import { join } from 'node:path';
 import { initBackend, pretrain, finetune, evaluate } from '@d2v/core';
 import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import { modality } from '../src/index.js';
+import { small } from './setup.js';
 
 const quiet = quietRun;
 const tmp = () => tempDir('text-run');
-// A small model on the bundled corpus and spam data: the tiny preset's code path with few FLOPs.
-const small = {
-  'model.dim': 64,
-  'model.depth': 2,
-  'model.heads': 2,
-  'model.ffnDim': 128,
-  'objective.topK': 2,
-  'text.blockSize': 48,
-  'finetune.maxTokens': 48,
-  'train.batchSize': 8,
-};
 
 beforeAll(async () => {
   await initBackend('wasm');

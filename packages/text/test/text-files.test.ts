@@ -1,22 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { ConfigError, DataError } from '@d2v/core';
+import { tempFiles } from '@d2v/core/testing';
 import { chunkText, readTextFiles } from '../src/data/textFiles.js';
 import { decodeLines } from '../src/data/utf8.js';
 
-let dir: string;
-const file = (name: string, content: string | Uint8Array) => {
-  const path = join(dir, name);
-  writeFileSync(path, content);
-  return path;
-};
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'd2v-text-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, file } = tempFiles('text');
 
 describe('readTextFiles', () => {
   it("'line' mode: one document per non-empty line, CRLF and BOM handled", () => {

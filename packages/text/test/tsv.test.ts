@@ -1,22 +1,11 @@
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { ConfigError, DataError } from '@d2v/core';
+import { tempFiles } from '@d2v/core/testing';
 import { readLabelledTsv } from '../src/data/tsv.js';
 import { bundledSpamFiles } from '../src/data/paths.js';
 
-let dir: string;
-const file = (name: string, content: string | Uint8Array) => {
-  const path = join(dir, name);
-  writeFileSync(path, content);
-  return path;
-};
-
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'd2v-tsv-'));
-});
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { dir, file } = tempFiles('tsv');
 
 describe('readLabelledTsv', () => {
   it('reads labels and texts; header and blank lines are skipped; later tabs become spaces', () => {

@@ -8,7 +8,7 @@
  * be far slower on tfjs-wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, Rng, truncNormal, applyMaskEmbedding, type Batch, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
+import { ConfigError, Module, Linear, Rng, truncNormal, applyMaskEmbedding, type Batch, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
 import type { VisionBatch } from './batch.js';
 
 export interface PatchEncoderConfig {
@@ -20,6 +20,13 @@ export interface PatchEncoderConfig {
   /** 'learned': absolute position embeddings; 'relative': BEiT shared relative position bias. */
   positions: 'learned' | 'relative';
   cls: boolean;
+}
+
+/** vision.patchSize must cut vision.imageSize into whole patches (checked by validateConfig before a run writes anything, and by the encoder itself). */
+export function checkPatchGrid(imageSize: number, patchSize: number): void {
+  if (imageSize % patchSize !== 0) {
+    throw new ConfigError(`vision.patchSize (${patchSize}) must divide vision.imageSize (${imageSize}) into whole patches`, 'vision.patchSize');
+  }
 }
 
 /** BEiT relative position index for an h x w grid (+ CLS): [T, T] into a table of (2h-1)(2w-1)+3 rows. */
@@ -61,9 +68,7 @@ export class PatchEncoder extends Module implements FeatureEncoder {
     seed: number,
   ) {
     super();
-    if (cfg.imageSize % cfg.patchSize !== 0) {
-      throw new Error(`vision.imageSize (${cfg.imageSize}) must be a multiple of vision.patchSize (${cfg.patchSize})`);
-    }
+    checkPatchGrid(cfg.imageSize, cfg.patchSize);
     const rng = new Rng(seed);
     this.grid = cfg.imageSize / cfg.patchSize;
     this.numPatches = this.grid * this.grid;

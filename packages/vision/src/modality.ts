@@ -20,10 +20,10 @@ import {
   type ParamInfo,
   type ProbeData,
 } from '@d2v/core';
-import { PatchEncoder } from './encoder.js';
+import { PatchEncoder, checkPatchGrid } from './encoder.js';
 import { visionHf } from './hf.js';
 import { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
-import { checkNormalisation } from './data/augment.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, IMAGENET_MEAN, IMAGENET_STD, checkNormalisation } from './data/augment.js';
 import { ImageDataSource, makeVisionBatch, type VisionBatch } from './batch.js';
 import { batching, dat, vis } from './options.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
@@ -50,8 +50,8 @@ const schema = {
   data: {
     path: opt('', 'dataset folder: IDX files or ImageFolder tree; empty = the bundled Fashion-MNIST subset', { type: 'path' }),
     skipBad: opt(false, 'skip and count unreadable images instead of stopping'),
-    mean: opt([0.485, 0.456, 0.406], 'per-channel mean for normalisation'),
-    std: opt([0.229, 0.224, 0.225], 'per-channel std for normalisation', { gt: 0 }),
+    mean: opt(IMAGENET_MEAN, 'per-channel mean for normalisation'),
+    std: opt(IMAGENET_STD, 'per-channel std for normalisation', { gt: 0 }),
     randomResizedCrop: opt(true, 'random resized crop while pretraining'),
     cropScale: opt([0.08, 1], 'random resized crop area range (smallest, largest fraction)', { gt: 0, max: 1 }),
     hflip: opt(true, 'random horizontal flip'),
@@ -79,7 +79,7 @@ const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 400, emaEnc
 /** What `tiny` and `tiny-v2` share: the ViT, data, schedule length and fine-tuning. */
 const tinyRun = {
   model: tinyModel,
-  data: { mean: [0.286], std: [0.353], cropScale: [0.35, 1] },
+  data: { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD, cropScale: [0.35, 1] },
   train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
   finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
 };
@@ -194,9 +194,7 @@ export async function loadSplit(c: ResolvedConfig, split: 'train' | 'test'): Pro
 function validateConfig(c: ResolvedConfig): void {
   const v = vis(c);
   const d = dat(c);
-  if (v.imageSize % v.patchSize !== 0) {
-    throw new ConfigError(`vision.patchSize (${v.patchSize}) must divide vision.imageSize (${v.imageSize}) into whole patches`, 'vision.patchSize');
-  }
+  checkPatchGrid(v.imageSize, v.patchSize);
   if (v.channels !== 1 && v.channels !== 3) throw new ConfigError(`vision.channels must be 1 (grey) or 3 (RGB), got ${v.channels}`, 'vision.channels');
   checkNormalisation(v.channels, d.mean, d.std);
   const [s0, s1] = d.cropScale;

@@ -23,9 +23,8 @@ import {
   FASHION_MNIST_CLASSES,
   modality,
 } from '../src/index.js';
+import { small } from './setup.js';
 
-// A small model on the real bundled images (as pretrain.test.ts).
-const small = { 'model.dim': 48, 'model.depth': 3, 'model.heads': 2, 'model.ffnDim': 96, 'objective.topK': 2, 'objective.lossScale': 1 / 48, 'train.batchSize': 16 };
 const N = 6;
 const BROKEN = 2;
 

@@ -3,11 +3,10 @@ import { initBackend, evaluate, finetune } from '@d2v/core';
 import { pretrainSteps, lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
 import * as tf from '@tensorflow/tfjs-core';
 import { modality, loadSplit, makeVisionBatch, batchingOptions, probeFeatures, pooledFeatures } from '../src/index.js';
+import { small } from './setup.js';
 
 const quiet = quietRun;
 const tmp = () => tempDir('vision-run');
-// A small model on the real bundled images: the same code path as the tiny preset, fewer FLOPs.
-const small = { 'model.dim': 48, 'model.depth': 3, 'model.heads': 2, 'model.ffnDim': 96, 'objective.topK': 2, 'objective.lossScale': 1 / 48, 'train.batchSize': 16 };
 
 beforeAll(async () => {
   await initBackend('wasm');

@@ -1,14 +1,18 @@
 /**
  * TensorFlow.js backend switch, in the spirit of onnxruntime's registerBackend:
  * each backend is a lazily imported loader with a priority; `auto` tries the
- * highest priority first and falls back. The native tfjs-node packages are
+ * highest priority first, falls back, and says why a faster one did not start. A name
+ * is registered once (a second registration is refused unless asked to replace), and the
+ * registered names are the `backend` option's choices. The native tfjs-node packages are
  * optional peers: they are imported only when asked for or when `auto` finds them.
  */
 import * as tf from '@tensorflow/tfjs-core';
 // tfjs-core alone registers no gradients and no chained tensor methods (x.reshape()): this registers
 // them as the @tensorflow/tfjs union package does, without installing it (scripts/bundle-tfjs-registrations.mjs).
 import './tfjsGradientsAndChainedOps.mjs';
-import { BackendError } from '../errors.js';
+import { BackendError, ConfigError, PluginError } from '../errors.js';
+import { suggestKey } from '../config/schema.js';
+import { Registrations, callerOf, type RegisterOptions } from '../registry/registrations.js';
 import { registerWasmSegmentSum } from './segmentSum.js';
 import { patchWasmKernels } from './wasmPatches.js';
 import { registerConvFilterGradient } from './convGrad.js';
@@ -27,10 +31,24 @@ interface BackendEntry {
   setup?: () => void | Promise<void>;
 }
 
-const entries = new Map<string, BackendEntry>();
+const entries = new Registrations<BackendEntry>('backend');
 
-export function registerBackend(name: string, entry: BackendEntry): void {
-  entries.set(name, entry);
+const choices: string[] = ['auto'];
+/**
+ * What `--backend` accepts: `auto` and every registered backend, highest priority first. The
+ * `backend` option declares this very array as its choices (config/coreSchema.ts), and
+ * registerBackend keeps it current, so a backend registered by a plugin can be chosen and
+ * `--help` lists it.
+ */
+export const BACKEND_CHOICES: readonly string[] = choices;
+
+/** Registers a backend; a second one under a taken name is refused unless `opts.replace`. */
+export function registerBackend(name: string, entry: BackendEntry, opts: RegisterOptions = {}): void {
+  if (!/^[a-z][a-z0-9-]*$/.test(name) || name === 'auto') {
+    throw new PluginError(`backend name '${name}' must be lower-case letters, digits and dashes, and not 'auto' (which picks among the others)`);
+  }
+  entries.add(name, entry, opts, callerOf(registerBackend));
+  choices.splice(1, Infinity, ...registeredBackends());
 }
 
 export function registeredBackends(): string[] {
@@ -96,8 +114,10 @@ export interface InitBackendOptions {
  */
 export async function initBackend(requested?: string, opts: InitBackendOptions = {}): Promise<string> {
   const want = (requested ?? process.env['D2V_BACKEND'] ?? 'wasm').trim();
-  if (want !== 'auto' && !entries.has(want)) {
-    throw new BackendError(`unknown backend '${want}': choose one of auto, ${registeredBackends().join(', ')}`);
+  if (!BACKEND_CHOICES.includes(want)) {
+    const from = requested === undefined && process.env['D2V_BACKEND'] !== undefined ? ' (from D2V_BACKEND)' : '';
+    const hint = suggestKey(want, BACKEND_CHOICES);
+    throw new ConfigError(`unknown backend '${want}'${from}: choose one of ${BACKEND_CHOICES.join(', ')}${hint ? ` (did you mean '${hint}'?)` : ''}`, 'backend');
   }
   const candidates = want === 'auto' ? registeredBackends() : [want];
   const failures: string[] = [];

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, activeBackend } from '../backend/registry.js';
+import { initBackend, activeBackend, registeredBackends } from '../backend/registry.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
 import type { Modality, DownstreamContext } from '../registry/modality.js';
@@ -220,6 +220,7 @@ export async function info(modalityName?: string, backendName?: string): Promise
   const lines: string[] = [];
   const backend = await initBackend(backendName);
   lines.push(`backend: ${backend} (tfjs ${tf.version_core}); set D2V_BACKEND or --backend to change`);
+  lines.push(`registered backends: ${registeredBackends().join(', ')} (--backend auto tries them in this order)`);
   lines.push(`installed modality packages: ${discoverModalities().join(', ') || 'none found under node_modules/@d2v'}`);
   if (modalityName) {
     const m = await loadModality(modalityName);

@@ -4,10 +4,11 @@
  * (their help texts say which).
  */
 import { int, opt, type Schema } from './schema.js';
+import { BACKEND_CHOICES } from '../backend/registry.js';
 
 export const CORE_SCHEMA: Schema = {
   seed: int(1, 'random seed: weights, data order, masks and dropout all derive from it'),
-  backend: opt('wasm', 'TensorFlow.js backend', { choices: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] }),
+  backend: opt('wasm', 'TensorFlow.js backend: a registered one, or auto (the fastest that starts)', { choices: BACKEND_CHOICES }),
   out: opt('runs/default', 'run directory (checkpoints, metrics, plots, resolved config)', { type: 'path' }),
   resume: opt(false, 'continue from the last checkpoint in --out'),
   overwrite: opt(false, "start a new run in an --out folder that already holds one, deleting that run's config, metrics, plots and checkpoints"),

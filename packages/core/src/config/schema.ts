@@ -201,7 +201,10 @@ export function coerce(key: string, spec: OptionSpec, raw: unknown, source: stri
       return raw as OptionValue;
     default: {
       if (typeof raw !== 'string') throw bad(`expects a string, got ${JSON.stringify(raw)}`);
-      if (spec.choices && !spec.choices.includes(raw)) throw bad(`must be one of ${spec.choices.join(', ')}; got '${raw}'`);
+      if (spec.choices && !spec.choices.includes(raw)) {
+        const hint = suggestKey(raw, spec.choices);
+        throw bad(`must be one of ${spec.choices.join(', ')}; got '${raw}'${hint ? ` (did you mean '${hint}'?)` : ''}`);
+      }
       return raw;
     }
   }

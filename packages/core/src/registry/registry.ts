@@ -10,6 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
 import { suggestKey } from '../config/schema.js';
 import type { Modality } from './modality.js';
+import { Registrations, callerOf, type RegisterOptions } from './registrations.js';
 
 /**
  * One @d2v/core per process. A second copy (say a nested node_modules/@d2v/core of another
@@ -34,16 +35,22 @@ function claimSingleCopy(): void {
 }
 claimSingleCopy();
 
-const modalities = new Map<string, Modality>();
+const modalities = new Registrations<Modality>('modality');
 
 const REQUIRED: (keyof Modality)[] = ['name', 'schema', 'presets', 'defaultPreset', 'createEncoder', 'createMasker', 'createData'];
 
-export function registerModality(m: Modality): void {
+/** Registers a modality under its name; a second one under a taken name is refused unless `opts.replace`. */
+export function registerModality(m: Modality, opts: RegisterOptions = {}): void {
+  addModality(m, opts, callerOf(registerModality));
+}
+
+/** registerModality, with where the registration comes from (the caller's file:line, or the plugin loadModality imported). */
+function addModality(m: Modality, opts: RegisterOptions, by: string | undefined): void {
   const missing = REQUIRED.filter((k) => m[k] === undefined);
   if (missing.length) throw new PluginError(`modality ${m.name ?? '(unnamed)'} is missing ${missing.join(', ')}`);
   if (!/^[a-z][a-z0-9-]*$/.test(m.name)) throw new PluginError(`modality name '${m.name}' must be lower-case letters, digits and dashes`);
   if (!m.presets[m.defaultPreset]) throw new PluginError(`modality ${m.name}: default preset '${m.defaultPreset}' is not among its presets`);
-  modalities.set(m.name, m);
+  modalities.add(m.name, m, opts, by);
 }
 
 export function getModality(name: string): Modality {
@@ -72,6 +79,8 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
   if (modalities.has(spec)) return modalities.get(spec)!;
   const before = new Set(modalities.keys());
   let mod: Record<string, unknown>;
+  // What registers an exported modality: the plugin file, or the package name.
+  let source = spec;
   const isPath = spec.startsWith('.') || spec.startsWith('/');
   try {
     if (isPath) {
@@ -84,6 +93,7 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
         entry = join(p, packageEntry(pkg) ?? 'src/index.ts');
       }
       mod = (await import(pathToFileURL(entry).href)) as Record<string, unknown>;
+      source = entry;
     } else {
       mod = await importByName(spec, cwd);
     }
@@ -91,7 +101,8 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
     if (err instanceof PluginError) throw err;
     throw new PluginError(`could not load modality '${spec}': ${(err as Error).message}`, { cause: err });
   }
-  for (const cand of [mod['modality'], mod['default']]) if (isModality(cand) && !modalities.has(cand.name)) registerModality(cand);
+  // The same object again changes nothing; another under a taken name is refused, naming both.
+  for (const cand of [mod['modality'], mod['default']]) if (isModality(cand)) addModality(cand, {}, source);
   const added = [...modalities.keys()].filter((k) => !before.has(k));
   const found = added[0] ?? (isModality(mod['modality']) ? (mod['modality'] as Modality).name : isModality(mod['default']) ? (mod['default'] as Modality).name : spec);
   if (!modalities.has(found)) throw new PluginError(`'${spec}' loaded but registered no modality (export \`modality\` or call registerModality)`);

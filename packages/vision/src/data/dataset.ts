@@ -11,8 +11,6 @@ import { InMemoryImageDataset, convertChannels, type ImageDataset } from './memo
 
 export { InMemoryImageDataset, convertChannels } from './memoryDataset.js';
 export type { ImageDataset, SkippedFile } from './memoryDataset.js';
-export { ImageBatcher } from './batcher.js';
-export type { ImageBatcherOptions, ImageTensorBatch } from './batcher.js';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
 
