@@ -13,6 +13,14 @@
  *     [--reuse-pretrain] (keep the pretraining already in --out, redo only the fine-tuning; same --preset), e.g.
  *     --reuse-pretrain --tag unfrozen --set finetune.freezeFeatureEncoder=false --finetune-steps 1500
  *     [--tag NAME] (suffix for the fine-tuning dirs, results and plots)
+ *     [--steps N --calibrated S] (pretraining updates instead of calibrating them to --minutes, with the seconds per
+ *                        update a quiet calibration measured: the marks' minutes are updates x S, so a run that
+ *                        shared the CPU reports the budget's minutes, not its own wall time)
+ *     [--marks] (checkpoints at 1/3 and 2/3 of the updates too; each, the last and a random init get the voice-ID
+ *                linear probe (--probe-corpus, default runs/speech-voices, built by bench/classify-evidence.ts):
+ *                an accuracy-vs-minutes curve, marks.png)
+ *     [--no-scratch] (skip the from-scratch fine-tuning, e.g. for a second preset in the same sitting)
+ *     [--no-finetune] (pretraining and probes only)
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,6 +31,8 @@ import {
   initBackend,
   pretrain,
   finetune,
+  evaluate,
+  CheckpointManager,
   barChartPng,
   lineChartPng,
   readMetrics,
@@ -68,6 +78,11 @@ if (!(preset in modality.presets)) throw new ConfigError(`--preset: speech has n
 const minutes = Number(arg('minutes', '15'));
 const labels = Number(arg('labels', '200'));
 const ftSteps = Number(arg('finetune-steps', '500'));
+const withMarks = args.includes('--marks');
+const probeCorpus = resolve(arg('probe-corpus', join(resolve(arg('out', 'runs/speech-evidence')), '..', 'speech-voices')));
+if (withMarks && !existsSync(join(probeCorpus, 'train.voice'))) {
+  throw new ConfigError(`--marks: ${probeCorpus} holds no voice labels (train.voice); build it with bench/classify-evidence.ts or pass --probe-corpus DIR`, 'probe-corpus');
+}
 const ftLr = Number(arg('finetune-lr', '1e-3'));
 const workers = Number(arg('workers', '1'));
 const out = resolve(arg('out', 'runs/speech-evidence'));
@@ -105,8 +120,13 @@ let steps = earlier?.steps ?? (reuse ? (readMetrics(join(pre, 'metrics.jsonl')).
 const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
 // data2vec version of the pretraining (its resolved config: --set / --pretrain-set may change it).
 const version = resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries({ ...base, ...preSets })) }).objective.version ?? 1;
-if (!reuse) {
+let calibrated = Number(arg('calibrated', '0')) || null;
+if (!reuse && Number(arg('steps', '0')) > 0) {
+  steps = Number(arg('steps', '0'));
+  log(`evidence: ${preset} (data2vec ${version}.0): ${steps} pretraining updates (--steps; ${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()}`);
+} else if (!reuse) {
   const stepSec = (await calibrateUpdateSeconds({ modality: 'speech', preset, out: join(out, 'calibration'), overrides: { ...base, ...par, ...preSets } })) * 1.03;
+  calibrated = stepSec;
   steps = Math.max(20, Math.floor((minutes * 60) / stepSec));
   log(`evidence: ${preset} (data2vec ${version}.0): ${stepSec.toFixed(2)} s/update (${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()} -> ${steps} pretraining updates for ${minutes} min`);
 } else {
@@ -119,7 +139,8 @@ const preOverrides = {
   ...par,
   out: pre,
   'train.steps': steps,
-  'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)),
+  // --marks: checkpoints at 1/3 and 2/3 of the updates (and the last), all kept.
+  ...(withMarks ? { 'train.checkpointEvery': Math.ceil(steps / 3), 'train.keepLast': 4 } : { 'train.checkpointEvery': Math.max(50, Math.floor(steps / 4)) }),
   // A schedule length (the EMA anneals over the whole run): data2vec 1.0 and 2.0 alike; no other objective overrides.
   'objective.emaAnnealSteps': steps,
   ...preSets,
@@ -160,12 +181,39 @@ for (let i = 0; i < Math.min(micro, 2000); i++) {
 }
 const framesPerUtterance = frames / seen;
 
+// --marks: the voice-ID linear probe (frozen features) of every kept checkpoint and of a random init.
+// The budget's minutes: calibrated update time x updates when known (a run sharing the CPU takes longer).
+const budgetMinutes = calibrated ? (calibrated * steps) / 60 : pretrainSec / 60;
+const probeOverrides = { ...sets, 'classify.path': probeCorpus, 'classify.labels': 'voice', 'classify.classes': '' };
+const marks: { step: number; minutes: number; probe: number }[] = [];
+let probeRandom: number | null = null;
+if (withMarks) {
+  const probe = async (name: string, init?: string) =>
+    (await evaluate({ modality, preset, ...silent, task: 'probe', overrides: { ...probeOverrides, out: join(out, `probe-${name}`), ...(init ? { 'finetune.init': init } : {}) } }))['accuracy']!;
+  for (const ck of new CheckpointManager(pre, { keepLast: 1 }).list()) {
+    const acc = await probe(`step${ck.step}`, ck.dir);
+    marks.push({ step: ck.step, minutes: (ck.step / steps) * budgetMinutes, probe: acc });
+    log(`evidence: mark at update ${ck.step} (~${((ck.step / steps) * budgetMinutes).toFixed(1)} min): voice-ID probe ${(100 * acc).toFixed(1)}%`);
+  }
+  probeRandom = await probe('random');
+  log(`evidence: voice-ID probe of a random init: ${(100 * probeRandom).toFixed(1)}%`);
+  const flat = (name: string, y: number) => ({ name, points: [{ x: 0, y }, { x: budgetMinutes, y }], dashed: true, strokeWidth: 1.5 });
+  await lineChartPng(join(out, 'marks.png'), {
+    title: `Voice-ID linear probe (frozen features) vs minutes of ${preset} pretraining`,
+    xLabel: 'minutes of pretraining (2 cores)',
+    yLabel: 'test accuracy',
+    series: [{ name: `pretrained (${preset})`, points: marks.map((m) => ({ x: m.minutes, y: m.probe })) }, flat('random init', probeRandom)],
+  });
+}
+
 // 3. CTC fine-tuning, pretrained vs scratch, in parallel (the Trainer fine-tunes on one thread).
 const ft = { ...base, 'finetune.labelledUtterances': labels, 'finetune.steps': ftSteps, 'finetune.lr': ftLr, 'finetune.warmupSteps': Math.max(5, Math.round(ftSteps * 0.1)), 'train.logEvery': 10 };
-const runs: Record<string, Record<string, unknown>> = {
-  pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': pre },
-  scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) },
-};
+const runs: Record<string, Record<string, unknown>> = args.includes('--no-finetune')
+  ? {}
+  : {
+      pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': pre },
+      ...(args.includes('--no-scratch') ? {} : { scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) } }),
+    };
 type ChildResult = { metrics: FinetuneOutcome['metrics']; losses: number[]; secondsPerStep: number; steps: number; lr: number };
 const script = fileURLToPath(import.meta.url);
 const t1 = performance.now();
@@ -181,7 +229,7 @@ const results = await Promise.all(
   }),
 );
 const ftSec = (performance.now() - t1) / 1000;
-const fr = Object.fromEntries(results) as Record<'pretrained' | 'scratch', ChildResult>;
+const fr = Object.fromEntries(results) as Partial<Record<'pretrained' | 'scratch', ChildResult>>;
 
 // 4. Results and plots.
 const summary = {
@@ -194,6 +242,8 @@ const summary = {
     objectiveVersion: c.objective.version ?? 1,
     clones: c.objective.clones ?? 1,
     minutes: pretrainSec / 60,
+    calibratedSecondsPerUpdate: calibrated,
+    budgetMinutes,
     steps,
     stepsDone: preLog.at(-1)?.step ?? 0,
     collapse,
@@ -210,38 +260,40 @@ const summary = {
     speech: c['speech'],
     hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c['masking'] },
   },
-  finetune: {
-    labelledUtterances: labels,
-    steps: ftSteps,
-    lr: fr.pretrained.lr,
-    freezeFeatureEncoder: (c['finetune'] as { freezeFeatureEncoder: boolean }).freezeFeatureEncoder,
-    minutesBothInParallel: ftSec / 60,
-    pretrained: fr.pretrained.metrics,
-    scratch: fr.scratch.metrics,
-    finalLoss: { pretrained: fr.pretrained.losses.at(-1), scratch: fr.scratch.losses.at(-1) },
-  },
+  marks: withMarks ? { probeCorpus, random: probeRandom, checkpoints: marks } : null,
+  finetune: fr.pretrained
+    ? {
+        labelledUtterances: labels,
+        steps: ftSteps,
+        lr: fr.pretrained.lr,
+        freezeFeatureEncoder: (c['finetune'] as { freezeFeatureEncoder: boolean }).freezeFeatureEncoder,
+        minutesInParallel: ftSec / 60,
+        pretrained: fr.pretrained.metrics,
+        scratch: fr.scratch?.metrics ?? null,
+        finalLoss: { pretrained: fr.pretrained.losses.at(-1), scratch: fr.scratch?.losses.at(-1) ?? null },
+      }
+    : null,
 };
 writeFileSync(join(out, `results${tag}.json`), JSON.stringify(summary, null, 2) + '\n');
 const test = corpusInfo.splits['test']!;
-await barChartPng(join(out, `wer-cer${tag}.png`), {
-  title: `Test WER/CER, ${test.voices.length} unseen voices (${labels} labels; ${(pretrainSec / 60).toFixed(0)} min ${preset} pretraining)`,
-  yLabel: 'error rate (lower is better)',
-  bars: [
-    { label: 'WER', value: fr.pretrained.metrics['wer']!, group: 'pretrained' },
-    { label: 'WER', value: fr.scratch.metrics['wer']!, group: 'from scratch' },
-    { label: 'CER', value: fr.pretrained.metrics['cer']!, group: 'pretrained' },
-    { label: 'CER', value: fr.scratch.metrics['cer']!, group: 'from scratch' },
-  ],
-});
-const curve = (dir: string) => readMetrics(join(dir, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number').map((r) => ({ x: r.step, y: r['loss'] as number }));
-// Logged every 10 updates: few enough points to draw raw (an EMA would lag behind the first drop).
-const series = (name: string, dir: string) => [{ name, points: curve(dir) }];
-await lineChartPng(join(out, `finetune-loss${tag}.png`), {
-  title: `CTC fine-tuning loss, ${labels} labelled utterances (${preset})`,
-  xLabel: 'update',
-  yLabel: 'CTC loss',
-  series: [...series('pretrained', runs['pretrained']!['out'] as string), ...series('from scratch', runs['scratch']!['out'] as string)],
-});
+const arms = (['pretrained', 'scratch'] as const).filter((a) => fr[a]);
+const armName = { pretrained: 'pretrained', scratch: 'from scratch' } as const;
+if (arms.length > 0) {
+  await barChartPng(join(out, `wer-cer${tag}.png`), {
+    title: `Test WER/CER, ${test.voices.length} unseen voices (${labels} labels; ${budgetMinutes.toFixed(0)} min ${preset} pretraining)`,
+    yLabel: 'error rate (lower is better)',
+    bars: (['wer', 'cer'] as const).flatMap((m) => arms.map((a) => ({ label: m.toUpperCase(), value: fr[a]!.metrics[m]!, group: armName[a] }))),
+  });
+  const curve = (dir: string) => readMetrics(join(dir, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number').map((r) => ({ x: r.step, y: r['loss'] as number }));
+  // Logged every 10 updates: few enough points to draw raw (an EMA would lag behind the first drop).
+  await lineChartPng(join(out, `finetune-loss${tag}.png`), {
+    title: `CTC fine-tuning loss, ${labels} labelled utterances (${preset})`,
+    xLabel: 'update',
+    yLabel: 'CTC loss',
+    series: arms.map((a) => ({ name: armName[a], points: curve(runs[a]!['out'] as string) })),
+  });
+}
 console.log(JSON.stringify(summary, null, 2));
-console.log(`plots: ${join(out, `wer-cer${tag}.png`)}, ${join(out, `finetune-loss${tag}.png`)}, ${join(pre, 'loss.png')}`);
+const plots = [...(arms.length > 0 ? [`wer-cer${tag}.png`, `finetune-loss${tag}.png`] : []), ...(withMarks ? ['marks.png'] : [])].map((f) => join(out, f));
+console.log(`plots: ${[...plots, join(pre, 'loss.png')].join(', ')}`);
 process.exit(0);
