@@ -12,7 +12,7 @@ import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
 import { openCheckpoint } from './cli/export.js';
-import { hfMappingOf } from './cli/hfInit.js';
+import { hfMappingOf } from './run/hfInit.js';
 import { hiddenStates } from './io/hf.js';
 import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
 import { tempDir } from './tempDirs.js';

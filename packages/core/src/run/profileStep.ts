@@ -7,11 +7,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareRun } from '../cli/commands.js';
+import { prepareRun } from './commands.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { AdamW } from '../optim/adamw.js';
-import { stepRng } from './stepRng.js';
-import { applyGuardedUpdate } from './update.js';
+import { stepRng } from '../train/stepRng.js';
+import { applyGuardedUpdate } from '../train/update.js';
 import type { Modality } from '../registry/modality.js';
 
 export interface KernelShare {

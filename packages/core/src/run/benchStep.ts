@@ -9,9 +9,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pretrain, prepareRun } from '../cli/commands.js';
+import { pretrain, prepareRun } from './commands.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
-import { stepRng } from './stepRng.js';
+import { stepRng } from '../train/stepRng.js';
 import type { Modality } from '../registry/modality.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 
