@@ -73,9 +73,12 @@ export type {
   Predictor,
   PredictionHead,
 } from './registry/modality.js';
-export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig, calibrateUpdateSeconds } from './run/commands.js';
+export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig } from './run/commands.js';
 export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './run/commands.js';
 export { loadInit } from './run/commands.js';
+export { trainTask } from './run/trainTask.js';
+export type { TrainTaskOptions } from './run/trainTask.js';
+export type { TaskFactory, ReplicaContext, Json } from './train/parallel.js';
 export { exportCheckpoint, openCheckpoint, EXPORT_FORMATS } from './cli/export.js';
 export type { ExportOptions, ExportResult, OpenedCheckpoint } from './cli/export.js';
 export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './run/hfInit.js';
@@ -112,7 +115,3 @@ export type { ClassificationMetrics } from './eval/classification.js';
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
-export { benchPretrainStep, benchTable, transformerForwardFlops, pretrainFlops, matmulRate } from './run/benchStep.js';
-export type { StepBenchOptions, StepBenchResult } from './run/benchStep.js';
-export { profilePretrainStep, profileTable } from './run/profileStep.js';
-export type { StepProfile, StepProfileOptions, KernelShare } from './run/profileStep.js';

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
-import { createPretrainTask } from './model/pretrainTask.js';
+import { buildPretrainTask } from './run/commands.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
 import { openCheckpoint } from './cli/export.js';
@@ -56,7 +56,7 @@ export async function pretrainSteps(modality: Modality, overrides: Record<string
     overrides: new Map<string, unknown>(Object.entries({ out, ...overrides, 'train.steps': steps })),
     validate: modality.validateConfig?.bind(modality),
   });
-  const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
+  const task = await buildPretrainTask(modality, config, () => {});
   const tensorCounts: number[] = [];
   try {
     const r = await new Trainer(task, { config, ...quietRun, onStep: () => tensorCounts.push(tf.memory().numTensors) }).run();
