@@ -104,7 +104,7 @@ for (;;) {
     report = { loss, metrics, tensors: tf.memory().numTensors };
   } catch (err) {
     if (process.env['D2V_DEBUG']) console.error(`d2v gradient worker: ${(err as Error).stack ?? err}`);
-    report = { error: `${(err as Error).message ?? err}`, code: err instanceof D2vError ? err.code : undefined };
+    report = { error: err instanceof Error ? err.message : String(err), code: err instanceof D2vError ? err.code : undefined };
   }
   init.reports.postMessage(report);
   Atomics.store(ctrl, CTRL.done, 1);
