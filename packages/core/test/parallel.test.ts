@@ -44,6 +44,15 @@ describe('data-parallel gradient workers', () => {
     for (let i = 0; i < 8; i++) expect(par.losses[i]).toBeCloseTo(seq.losses[i]!, 4);
   });
 
+  it('data2vec 2.0 (multi-mask, conv decoder) with a worker thread equals sequential gradient accumulation', async () => {
+    const base = { 'train.steps': 4, 'optim.accumulate': 2, 'train.batchSize': 4 };
+    const seq = await pretrain({ modality: TOY, preset: 'tiny-v2', ...quiet, overrides: { ...base, out: tempDir('par-v2') } });
+    const par = await pretrain({ modality: TOY, preset: 'tiny-v2', ...quiet, overrides: { ...base, out: tempDir('par-v2'), 'train.workers': 1 } });
+    expect(par.config.objective.version).toBe(2);
+    expect(par.losses).toHaveLength(4);
+    for (let i = 0; i < 4; i++) expect(par.losses[i]).toBeCloseTo(seq.losses[i]!, 4);
+  });
+
   it("run any task: a metric of the task's own reaches metrics.jsonl averaged over the update's micro-batches, as without workers", async () => {
     const seq = await trainMetricTask(0);
     const par = await trainMetricTask(1);
