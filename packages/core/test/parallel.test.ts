@@ -99,13 +99,16 @@ describe('data-parallel gradient workers', () => {
     expect(par.metrics['accuracy']).toBeCloseTo(seq.metrics['accuracy']!, 2);
   });
 
-  it('refuses workers for a task without a replica, and names a misspelt replica export with the closest one', async () => {
+  it('refuses workers for a task without a replica, names a misspelt replica export with the closest one, and a replica that differs from the task', async () => {
     const config = toyConfig({ out: tempDir('metric-bad'), 'train.steps': 1, 'optim.accumulate': 2, 'train.workers': 1 });
     const task = buildMetricTask({ config, args: undefined, log: () => {} });
     try {
       await expect(trainTask(task, { config, ...quietRun })).rejects.toThrow(ConfigError);
       await expect(trainTask(task, { config, ...quietRun, replica: { ...METRIC_TASK, export: 'buildMetricTsk' } })).rejects.toThrow(
         /gradient worker 0 failed to start: .*metric-task\.ts exports no function 'buildMetricTsk' to build a worker's replica of the task \(did you mean 'buildMetricTask'\?\)/,
+      );
+      await expect(trainTask(task, { config, ...quietRun, replica: { ...METRIC_TASK, args: { size: 3 } } })).rejects.toThrow(
+        /gradient worker 0 failed to start: the replica built by buildMetricTask \(.*metric-task\.ts\) is not the main thread's task: trainable parameter 0 is w \(3 values\), not w \(2 values\)/,
       );
     } finally {
       task.dispose();

@@ -66,6 +66,8 @@ function load(vars: readonly tf.Variable[], from: Float32Array): void {
 const init: WorkerInit = workerData;
 const ctrl = new Int32Array(init.ctrl);
 const grads = new Float32Array(init.grads);
+const paramValues = new Float32Array(init.paramValues);
+const syncedValues = new Float32Array(init.syncedValues);
 const config = init.config;
 
 await initBackend(config.backend);
@@ -82,8 +84,8 @@ for (;;) {
   seen = Atomics.load(ctrl, CTRL.seq);
   let report: WorkerReport;
   try {
-    load(params, new Float32Array(init.paramValues));
-    load(shared.synced, new Float32Array(init.syncedValues));
+    load(params, paramValues);
+    load(shared.synced, syncedValues);
     const start = Atomics.load(ctrl, CTRL.microStart);
     const count = Atomics.load(ctrl, CTRL.microCount);
     grads.fill(0);
