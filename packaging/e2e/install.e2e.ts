@@ -153,6 +153,7 @@ console.log(JSON.stringify({
       join(app, 'consumer.ts'),
       `import { pretrain, resolveConfig, D2vError, type Modality, type PretrainOutcome, type RunOptions } from '@d2v/core';
 import { pretrainSteps, tensorCountIsFlat } from '@d2v/core/testing';
+import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality as vision, blockMask, type VisionOptions } from '@d2v/vision';
 import { modality as speech } from '@d2v/speech';
 import { modality as text, loadStdlibCorpus } from '@d2v/text';
@@ -165,7 +166,7 @@ export async function run(): Promise<PretrainOutcome> {
 export const presetNames: string[] = modalities.flatMap((m) => Object.keys(m.presets));
 export const config = resolveConfig({ modality: vision.name, modalitySchema: vision.schema, presets: vision.presets, preset: 'tiny' });
 export const mask = blockMask;
-export const helpers = [pretrainSteps, tensorCountIsFlat, loadStdlibCorpus] as const;
+export const helpers = [pretrainSteps, tensorCountIsFlat, loadStdlibCorpus, calibrateUpdateSeconds, scriptArgs] as const;
 export type Options = VisionOptions;
 export const isD2vError = (e: unknown): e is D2vError => e instanceof D2vError;
 `,

@@ -7,29 +7,25 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { benchPretrainStep, benchTable, initBackend, prepareRun, profilePretrainStep, profileTable, registeredBackends, type StepBenchResult, type StepProfile } from '../src/index.js';
+import { initBackend, prepareRun, registeredBackends } from '../src/index.js';
+import { benchPretrainStep, benchTable, profilePretrainStep, profileTable, scriptArgs, type StepBenchResult, type StepProfile } from '../src/bench.js';
 
-const args = process.argv.slice(2);
-const arg = (k: string, d: string) => {
-  const i = args.indexOf(`--${k}`);
-  return i >= 0 ? args[i + 1]! : d;
-};
-const sets: Record<string, unknown> = {};
-args.forEach((a, i) => {
-  if (a === '--set') {
-    const [k, v] = args[i + 1]!.split('=');
-    sets[k!] = v;
-  }
+const args = scriptArgs({
+  usage: "npx tsx packages/core/bench/pretrain-step.ts: pretraining-step throughput of a modality's preset per backend and worker count, and a kernel profile of one update",
+  values: { modality: 'vision', preset: undefined, backends: 'wasm,cpu,tensorflow', workers: '0,1', steps: '5', warmup: '2', out: undefined },
+  switches: ['no-profile'],
+  sets: ['set'],
 });
-const modality = arg('modality', 'vision');
-const preset = args.includes('--preset') ? arg('preset', '') : undefined;
-const backends = arg('backends', 'wasm,cpu,tensorflow').split(',');
-const workers = arg('workers', '0,1').split(',').map(Number);
-const out = resolve(arg('out', `runs/bench/${modality.replace(/[^a-z0-9-]/gi, '_')}${preset ? `-${preset}` : ''}`));
+const sets: Record<string, unknown> = args.sets.set;
+const modality = args.values.modality;
+const preset = args.values.preset;
+const backends = args.values.backends.split(',');
+const workers = args.values.workers.split(',').map(Number);
+const out = resolve(args.values.out ?? `runs/bench/${modality.replace(/[^a-z0-9-]/gi, '_')}${preset ? `-${preset}` : ''}`);
 const rows: StepBenchResult[] = [];
 const profiles: StepProfile[] = [];
 // A kernel-by-kernel profile of one single-threaded update per backend (--no-profile to skip).
-const profile = !args.includes('--no-profile');
+const profile = !args.switches['no-profile'];
 for (const backend of backends) {
   try {
     await initBackend(backend);
@@ -48,7 +44,7 @@ for (const backend of backends) {
     if (perUpdate % threads) throw new Error(`${perUpdate} samples per update do not split over ${threads} threads`);
     const overrides = { ...sets, backend, 'train.workers': w, 'optim.accumulate': threads, 'train.batchSize': perUpdate / threads };
     console.error(`bench ${m.name} on ${backend}, ${w} worker(s), ${perUpdate} samples per update...`);
-    rows.push(await benchPretrainStep({ modality, preset, overrides, steps: Number(arg('steps', '5')), warmup: Number(arg('warmup', '2')) }));
+    rows.push(await benchPretrainStep({ modality, preset, overrides, steps: args.number('steps'), warmup: args.number('warmup') }));
     if (w === 0 && profile) {
       const p = await profilePretrainStep({ modality, preset, overrides: { ...sets, backend, 'train.batchSize': perUpdate } });
       profiles.push(p);

@@ -74,12 +74,15 @@ export type {
   Predictor,
   PredictionHead,
 } from './registry/modality.js';
-export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig, calibrateUpdateSeconds } from './cli/commands.js';
-export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './cli/commands.js';
-export { loadInit } from './cli/commands.js';
+export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig } from './run/commands.js';
+export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './run/commands.js';
+export { loadInit } from './run/commands.js';
+export { trainTask } from './run/trainTask.js';
+export type { TrainTaskOptions } from './run/trainTask.js';
+export type { TaskFactory, ReplicaContext, Json } from './train/parallel.js';
 export { exportCheckpoint, openCheckpoint, EXPORT_FORMATS } from './cli/export.js';
 export type { ExportOptions, ExportResult, OpenedCheckpoint } from './cli/export.js';
-export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './cli/hfInit.js';
+export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './run/hfInit.js';
 export { parseArgs } from './cli/args.js';
 export { inferenceMain, parseInferenceArgs, inferenceHelp, INFERENCE_COMMANDS } from './cli/inference.js';
 export type { InferenceCommand } from './cli/inference.js';
@@ -113,7 +116,3 @@ export type { ClassificationMetrics } from './eval/classification.js';
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';
 export { rdft, rdftBases, powerSpectrum, stftPower } from './ops/dft.js';
 export type { StftOptions } from './ops/dft.js';
-export { benchPretrainStep, benchTable, transformerForwardFlops, pretrainFlops, matmulRate } from './train/benchStep.js';
-export type { StepBenchOptions, StepBenchResult } from './train/benchStep.js';
-export { profilePretrainStep, profileTable } from './train/profileStep.js';
-export type { StepProfile, StepProfileOptions, KernelShare } from './train/profileStep.js';

@@ -8,11 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveConfig, type ResolvedConfig } from './config/resolve.js';
-import { createPretrainTask } from './model/pretrainTask.js';
+import { buildPretrainTask } from './run/commands.js';
 import { Trainer } from './train/trainer.js';
 import type { Modality } from './registry/modality.js';
 import { openCheckpoint } from './cli/export.js';
-import { hfMappingOf } from './cli/hfInit.js';
+import { hfMappingOf } from './run/hfInit.js';
 import { hiddenStates } from './io/hf.js';
 import { decodeSafetensors, safetensorsToTensors } from './io/safetensors.js';
 import { tempDir } from './tempDirs.js';
@@ -72,7 +72,7 @@ export function presetConfig(modality: Modality, overrides: Record<string, unkno
 export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
   const out = tempDir(`${modality.name}-steps`);
   const config = presetConfig(modality, { out, ...overrides, 'train.steps': steps }, preset);
-  const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
+  const task = await buildPretrainTask(modality, config, () => {});
   const tensorCounts: number[] = [];
   try {
     const r = await new Trainer(task, { config, ...quietRun, onStep: () => tensorCounts.push(tf.memory().numTensors) }).run();

@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, calibrateUpdateSeconds, ConfigError } from '../src/index.js';
+import { initBackend, ConfigError } from '../src/index.js';
+import { calibrateUpdateSeconds } from '../src/bench.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 import { tempDir } from '../src/testing.js';
 

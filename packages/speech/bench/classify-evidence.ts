@@ -19,20 +19,9 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend, finetune, evaluate, barChartPng, lineChartPng, readMetrics, activeBackend, resolveCheckpointDir, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, bundledVoicesDir } from '../src/index.js';
 
-const args = process.argv.slice(2);
-const arg = (k: string, d: string) => {
-  const i = args.indexOf(`--${k}`);
-  return i >= 0 ? args[i + 1]! : d;
-};
-const sets: Record<string, string> = {};
-args.forEach((a, i) => {
-  if (a === '--set') {
-    const [k, ...v] = args[i + 1]!.split('=');
-    sets[k!] = v.join('=');
-  }
-});
 const log = (m: string) => console.error(m);
 const silent = { write: () => true, isTTY: false } as never;
 
@@ -40,15 +29,21 @@ type Job = { preset: string; configFile: string; overrides: Record<string, unkno
 type ChildResult = { metrics: Record<string, number>; losses: number[]; secondsPerStep: number; steps: number };
 
 // Child mode: one fine-tuning run (the parent starts two at once, one per core).
-if (args[0] === '--child') {
-  const job = JSON.parse(readFileSync(args[1]!, 'utf8')) as Job;
+if (process.argv[2] === '--child') {
+  const job = JSON.parse(readFileSync(process.argv[3]!, 'utf8')) as Job;
   await initBackend(String(job.overrides['backend'] ?? 'wasm'));
   const r = await finetune({ modality, preset: job.preset, configFile: job.configFile, overrides: job.overrides, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent });
   writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step }) + '\n');
   process.exit(0);
 }
 
-const initArg = arg('init', '');
+const args = scriptArgs({
+  usage: 'npx tsx packages/speech/bench/classify-evidence.ts: voice ID from a pretraining run (--init) vs from scratch, fine-tuned and probed (the comment at the top of the file explains every option)',
+  values: { init: '', out: 'runs/speech-classify-evidence', corpus: undefined, utterances: '1200', voices: '40', labels: 'voice', steps: '300', lr: '5e-4', labelled: '0', backend: 'wasm', tag: '' },
+  sets: ['set'],
+});
+const sets = args.sets.set;
+const initArg = args.values.init;
 if (!initArg) throw new ConfigError('--init RUN is required: the pretraining run to compare with scratch (e.g. runs/speech/pretrain)', 'init');
 const init = resolve(initArg);
 const initConfig = join(init, 'config.json');
@@ -57,17 +52,17 @@ resolveCheckpointDir(init); // a run with a checkpoint, or a clear error now rat
 const pre = JSON.parse(readFileSync(initConfig, 'utf8')) as ResolvedConfig;
 if (pre.modality !== 'speech') throw new ConfigError(`--init ${init} is a ${pre.modality} run, not speech`, 'init');
 
-const out = resolve(arg('out', 'runs/speech-classify-evidence'));
-const corpusArg = arg('corpus', join(out, '..', 'speech-voices'));
+const out = resolve(args.values.out);
+const corpusArg = args.values.corpus ?? join(out, '..', 'speech-voices');
 const corpus = corpusArg === 'bundled' ? bundledVoicesDir() : resolve(corpusArg);
-const utterances = Number(arg('utterances', '1200'));
-const voices = Number(arg('voices', '40'));
-const labels = arg('labels', 'voice');
-const steps = Number(arg('steps', '300'));
-const lr = Number(arg('lr', '5e-4'));
-const labelled = Number(arg('labelled', '0'));
-const backend = arg('backend', 'wasm');
-const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
+const utterances = args.number('utterances');
+const voices = args.number('voices');
+const labels = args.values.labels;
+const steps = args.number('steps');
+const lr = args.number('lr');
+const labelled = args.number('labelled');
+const backend = args.values.backend;
+const tag = args.values.tag ? `-${args.values.tag}` : '';
 for (const [k, v] of [['steps', steps], ['lr', lr], ['utterances', utterances], ['voices', voices], ['labelled', labelled]] as const) {
   if (!Number.isFinite(v) || v < 0) throw new ConfigError(`--${k} must be a non-negative number`, k);
 }

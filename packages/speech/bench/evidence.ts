@@ -38,60 +38,66 @@ import {
   readMetrics,
   activeBackend,
   resolveConfig,
-  calibrateUpdateSeconds,
   CollapseError,
   ConfigError,
   type FinetuneOutcome,
   type ResolvedConfig,
 } from '@d2v/core';
+import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
 
-const args = process.argv.slice(2);
-const arg = (k: string, d: string) => {
-  const i = args.indexOf(`--${k}`);
-  return i >= 0 ? args[i + 1]! : d;
-};
-const setsOf = (flag: string) => {
-  const s: Record<string, string> = {};
-  args.forEach((a, i) => {
-    if (a === flag) {
-      const [k, ...v] = args[i + 1]!.split('=');
-      s[k!] = v.join('=');
-    }
-  });
-  return s;
-};
 const log = (m: string) => console.error(m);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 
 // Child mode: one fine-tuning run (the parent starts two at once, one per core).
-if (args[0] === '--child') {
-  const job = JSON.parse(readFileSync(args[1]!, 'utf8')) as { preset: string; overrides: Record<string, unknown>; result: string };
+if (process.argv[2] === '--child') {
+  const job = JSON.parse(readFileSync(process.argv[3]!, 'utf8')) as { preset: string; overrides: Record<string, unknown>; result: string };
   await initBackend('wasm');
   const r = await finetune({ modality, preset: job.preset, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent.progressStream, overrides: job.overrides });
   writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step, lr: r.config.optim.lr }) + '\n');
   process.exit(0);
 }
 
-const preset = arg('preset', 'tiny');
+const args = scriptArgs({
+  usage: 'npx tsx packages/speech/bench/evidence.ts: pretrain a preset for a time budget, then CTC fine-tune it against scratch (the comment at the top of the file explains every option)',
+  values: {
+    preset: 'tiny',
+    minutes: '15',
+    labels: '200',
+    'finetune-steps': '500',
+    'finetune-lr': '1e-3',
+    workers: '1',
+    out: 'runs/speech-evidence',
+    corpus: undefined,
+    utterances: '2000',
+    backend: 'wasm',
+    tag: '',
+    steps: '0',
+    calibrated: '0',
+    'probe-corpus': undefined,
+  },
+  switches: ['reuse-pretrain', 'marks', 'no-scratch', 'no-finetune'],
+  sets: ['set', 'pretrain-set'],
+});
+const preset = args.values.preset;
 if (!(preset in modality.presets)) throw new ConfigError(`--preset: speech has no preset '${preset}'; presets: ${Object.keys(modality.presets).join(', ')}`, 'preset');
-const minutes = Number(arg('minutes', '15'));
-const labels = Number(arg('labels', '200'));
-const ftSteps = Number(arg('finetune-steps', '500'));
-const withMarks = args.includes('--marks');
-const probeCorpus = resolve(arg('probe-corpus', join(resolve(arg('out', 'runs/speech-evidence')), '..', 'speech-voices')));
+const minutes = args.number('minutes');
+const labels = args.number('labels');
+const ftSteps = args.number('finetune-steps');
+const ftLr = args.number('finetune-lr');
+const workers = args.number('workers');
+const out = resolve(args.values.out);
+const corpus = resolve(args.values.corpus ?? join(out, '..', 'speech-corpus'));
+const utterances = args.number('utterances');
+const withMarks = args.switches.marks;
+const probeCorpus = resolve(args.values['probe-corpus'] ?? join(out, '..', 'speech-voices'));
 if (withMarks && !existsSync(join(probeCorpus, 'train.voice'))) {
   throw new ConfigError(`--marks: ${probeCorpus} holds no voice labels (train.voice); build it with bench/classify-evidence.ts or pass --probe-corpus DIR`, 'probe-corpus');
 }
-const ftLr = Number(arg('finetune-lr', '1e-3'));
-const workers = Number(arg('workers', '1'));
-const out = resolve(arg('out', 'runs/speech-evidence'));
-const corpus = resolve(arg('corpus', join(out, '..', 'speech-corpus')));
-const utterances = Number(arg('utterances', '2000'));
-const sets = setsOf('--set');
-const preSets = setsOf('--pretrain-set');
+const sets = args.sets.set;
+const preSets = args.sets['pretrain-set'];
 mkdirSync(out, { recursive: true });
-await initBackend(arg('backend', 'wasm'));
+await initBackend(args.values.backend);
 
 // 1. Corpus: espeak-ng is fast (about 15 utterances/s); build it once and reuse it.
 let corpusSeconds: number | null = null;
@@ -109,7 +115,7 @@ const batch = (modality.presets[preset]!['train'] as { batchSize: number }).batc
 const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch / (workers + 1)) } : {};
 // --reuse-pretrain: keep an earlier run's pretraining (same --out) and only redo the fine-tuning.
 const pre = join(out, 'pretrain');
-const reuse = args.includes('--reuse-pretrain') && existsSync(join(pre, 'checkpoints'));
+const reuse = args.switches['reuse-pretrain'] && existsSync(join(pre, 'checkpoints'));
 if (reuse && existsSync(join(pre, 'config.json'))) {
   const was = (JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8')) as ResolvedConfig).preset;
   if (was !== preset) throw new ConfigError(`--reuse-pretrain: ${pre} was pretrained with preset '${was}', not '${preset}'; pass --preset ${was}`, 'preset');
@@ -117,12 +123,12 @@ if (reuse && existsSync(join(pre, 'config.json'))) {
 const earlier = reuse && existsSync(join(out, 'results.json')) ? (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { pretrain: { minutes: number; steps: number } }).pretrain : null;
 let steps = earlier?.steps ?? (reuse ? (readMetrics(join(pre, 'metrics.jsonl')).at(-1)?.step ?? 1) : 0);
 // --tag NAME: fine-tuning dirs, results and plots get a -NAME suffix (keeps earlier fine-tunings).
-const tag = arg('tag', '') ? `-${arg('tag', '')}` : '';
+const tag = args.values.tag ? `-${args.values.tag}` : '';
 // data2vec version of the pretraining (its resolved config: --set / --pretrain-set may change it).
 const version = resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries({ ...base, ...preSets })) }).objective.version ?? 1;
-let calibrated = Number(arg('calibrated', '0')) || null;
-if (!reuse && Number(arg('steps', '0')) > 0) {
-  steps = Number(arg('steps', '0'));
+let calibrated = args.number('calibrated') || null;
+if (!reuse && args.number('steps') > 0) {
+  steps = args.number('steps');
   log(`evidence: ${preset} (data2vec ${version}.0): ${steps} pretraining updates (--steps; ${batch} utterances, ${workers} worker thread(s)) on ${activeBackend()}`);
 } else if (!reuse) {
   const stepSec = (await calibrateUpdateSeconds({ modality: 'speech', preset, out: join(out, 'calibration'), overrides: { ...base, ...par, ...preSets } })) * 1.03;
@@ -208,11 +214,11 @@ if (withMarks) {
 
 // 3. CTC fine-tuning, pretrained vs scratch, in parallel (the Trainer fine-tunes on one thread).
 const ft = { ...base, 'finetune.labelledUtterances': labels, 'finetune.steps': ftSteps, 'finetune.lr': ftLr, 'finetune.warmupSteps': Math.max(5, Math.round(ftSteps * 0.1)), 'train.logEvery': 10 };
-const runs: Record<string, Record<string, unknown>> = args.includes('--no-finetune')
+const runs: Record<string, Record<string, unknown>> = args.switches['no-finetune']
   ? {}
   : {
       pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': pre },
-      ...(args.includes('--no-scratch') ? {} : { scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) } }),
+      ...(args.switches['no-scratch'] ? {} : { scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) } }),
     };
 type ChildResult = { metrics: FinetuneOutcome['metrics']; losses: number[]; secondsPerStep: number; steps: number; lr: number };
 const script = fileURLToPath(import.meta.url);

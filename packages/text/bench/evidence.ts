@@ -25,34 +25,30 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, lineChartPng, activeBackend, calibrateUpdateSeconds, resolveConfig, CheckpointManager, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, lineChartPng, activeBackend, resolveConfig, CheckpointManager, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, loadPackedCorpus, buildEmailCorpus, bundledSpamFiles } from '../src/index.js';
 
-const args = process.argv.slice(2);
-const arg = (k: string, d: string) => {
-  const i = args.indexOf(`--${k}`);
-  return i >= 0 ? args[i + 1]! : d;
-};
-const sets: Record<string, string> = {};
-args.forEach((a, i) => {
-  if (a === '--set') {
-    const [k, ...v] = args[i + 1]!.split('=');
-    sets[k!] = v.join('=');
-  }
+const args = scriptArgs({
+  usage: 'npx tsx packages/text/bench/evidence.ts: pretrain a preset for a time budget, then fine-tune and probe it against scratch / random init (the comment at the top of the file explains every option)',
+  values: { preset: 'tiny', minutes: '15', labels: '200', workers: '1', out: 'runs/text-evidence', backend: 'wasm', corpus: 'bundled', 'reuse-pretrain': '', split: undefined, steps: '0', calibrated: '0' },
+  switches: ['marks', 'probes-only', 'no-baseline', 'probe-blocks'],
+  sets: ['set'],
 });
-const preset = arg('preset', 'tiny');
+const sets = args.sets.set;
+const preset = args.values.preset;
 if (!(preset in modality.presets)) throw new ConfigError(`--preset: text has no preset '${preset}'; presets: ${Object.keys(modality.presets).join(', ')}`, 'preset');
-const minutes = Number(arg('minutes', '15'));
-const labels = Number(arg('labels', '200'));
-const workers = Number(arg('workers', '1'));
-const out = resolve(arg('out', 'runs/text-evidence'));
+const minutes = args.number('minutes');
+const labels = args.number('labels');
+const workers = args.number('workers');
+const out = resolve(args.values.out);
 mkdirSync(out, { recursive: true });
 const log = (m: string) => console.error(m);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
-await initBackend(arg('backend', 'wasm'));
+await initBackend(args.values.backend);
 
 // Pre-training corpus: the bundled one, in-domain unlabelled e-mail (test split left out), or a file.
-const corpusArg = arg('corpus', 'bundled');
+const corpusArg = args.values.corpus;
 const corpus: Record<string, string> = {};
 if (corpusArg === 'email') {
   const dir = resolve(out, '..', 'text-email-corpus');
@@ -66,8 +62,8 @@ if (corpusArg === 'email') {
 }
 const base = { ...sets };
 const preBase = { ...corpus, ...sets };
-const reuse = arg('reuse-pretrain', '');
-const withMarks = args.includes('--marks');
+const reuse = args.values['reuse-pretrain'];
+const withMarks = args.switches.marks;
 
 /** Pretrains the --preset for the time budget; returns its run folder and the figures for results.json. */
 async function pretrainForBudget() {
@@ -75,10 +71,10 @@ async function pretrainForBudget() {
   const version = resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(preBase)) }).objective.version ?? 1;
   // Pretraining uses both cores: the preset's batch split into one micro-batch per thread.
   const batch = modality.presets[preset]!['train'] as { batchSize: number };
-  const split = Number(arg('split', String(workers + 1)));
+  const split = args.values.split === undefined ? workers + 1 : args.number('split');
   const par = split > 1 || workers > 0 ? { 'train.workers': workers, 'optim.accumulate': split, 'train.batchSize': Math.round(batch.batchSize / split) } : {};
-  let steps = Number(arg('steps', '0'));
-  let calibrated = Number(arg('calibrated', '0')) || null;
+  let steps = args.number('steps');
+  let calibrated = args.number('calibrated') || null;
   if (steps > 0) {
     log(`evidence: ${preset} (data2vec ${version}.0): ${steps} pretraining updates (--steps; ${batch.batchSize} blocks in ${split} micro-batch(es), ${workers} worker thread(s)) on ${activeBackend()}`);
   } else {
@@ -157,8 +153,8 @@ const calibratedSec = (pretrainSummary as { calibratedSecondsPerUpdate?: number 
 const pretrainMinutes = calibratedSec ? (calibratedSec * (pretrainSummary.steps as number)) / 60 : (pretrainSummary.minutes as number);
 
 const ft = { ...base, 'finetune.labels': labels, 'probe.labels': labels };
-const probesOnly = args.includes('--probes-only');
-const baseline = !args.includes('--no-baseline');
+const probesOnly = args.switches['probes-only'];
+const baseline = !args.switches['no-baseline'];
 const ftPre = probesOnly ? null : await finetune({ modality, preset, log, overrides: { ...ft, out: join(out, 'finetune-pretrained'), 'finetune.init': pre } });
 const ftScratch = probesOnly || !baseline ? null : await finetune({ modality, preset, log, overrides: { ...ft, out: join(out, 'finetune-scratch') } });
 const probePre = await evaluate({ modality, preset, log, task: 'probe', overrides: { ...ft, out: join(out, 'probe-pretrained'), 'finetune.init': pre } });
@@ -183,7 +179,7 @@ if (withMarks) {
 // Per-block probes: which representation pretraining improved (0 = embeddings, depth = last block).
 const depth = (pretrainSummary.model as { depth: number }).depth;
 const perBlock: { block: number; pretrained: number; random: number | null }[] = [];
-if (args.includes('--probe-blocks') || probesOnly) {
+if (args.switches['probe-blocks'] || probesOnly) {
   for (let block = 0; block <= depth; block++) {
     const o = { ...ft, 'probe.block': block };
     const p = await evaluate({ modality, preset, ...silent, task: 'probe', overrides: { ...o, out: join(out, `probe-block${block}-pretrained`), 'finetune.init': pre } });

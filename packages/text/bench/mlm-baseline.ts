@@ -1,51 +1,47 @@
 /**
  * MLM control for the text evidence (a benchmark): pretrains the same student as an earlier
  * data2vec evidence run, with that run's resolved config (corpus, model, optimiser, updates,
- * batches, masks), but with a masked-language-model objective; one thread (no gradient workers).
+ * batches, masks), but with a masked-language-model objective; one thread unless --workers N
+ * (gradient worker threads, each update's micro-batches unchanged).
  * Writes OUT/pretrain (checkpoints, curves) and OUT/results.json, so that
  *   npx tsx bench/evidence.ts --reuse-pretrain OUT ...
  * fine-tunes and probes it exactly as the data2vec run.
  *   npx tsx packages/text/bench/mlm-baseline.ts --like runs/text-evidence-email-28 --out runs/text-mlm-28
  *     [--steps N] (default: the data2vec run's) [--keep N] (checkpoints kept, for probe curves)
- *     [--set key=value ...] (config overrides on top of the data2vec run's, e.g. --set optim.lr=1.5e-3)
+ *     [--workers N] (default 0) [--set key=value ...] (config overrides on top of the data2vec run's, e.g. --set optim.lr=1.5e-3)
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { prepareRun, Trainer, activeBackend } from '@d2v/core';
-import { MlmPretrainTask, loadPackedCorpus, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
+import { prepareRun, trainTask, activeBackend } from '@d2v/core';
+import { scriptArgs } from '@d2v/core/bench';
+import { createMlmTask, MLM_REPLICA, loadPackedCorpus, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
 
-const args = process.argv.slice(2);
-const arg = (k: string, d: string) => {
-  const i = args.indexOf(`--${k}`);
-  return i >= 0 ? args[i + 1]! : d;
-};
-const like = resolve(arg('like', 'runs/text-evidence-email-28'));
-const out = resolve(arg('out', 'runs/text-mlm'));
+const args = scriptArgs({
+  usage: "npx tsx packages/text/bench/mlm-baseline.ts: the MLM control of a data2vec text evidence run (--like), on that run's config",
+  values: { like: 'runs/text-evidence-email-28', out: 'runs/text-mlm', steps: undefined, keep: '2', workers: '0' },
+  sets: ['set'],
+});
+const like = resolve(args.values.like);
+const out = resolve(args.values.out);
 const log = (m: string) => console.error(m);
 const d2vConfig = join(like, 'pretrain', 'config.json');
 const d2v = JSON.parse(readFileSync(d2vConfig, 'utf8'));
-const steps = Number(arg('steps', String(d2v.train.steps)));
-const keep = Number(arg('keep', '2'));
-const sets: Record<string, string> = {};
-args.forEach((a, i) => {
-  if (a === '--set') {
-    const [k, ...v] = args[i + 1]!.split('=');
-    sets[k!] = v.join('=');
-  }
-});
+const steps = args.values.steps === undefined ? Number(d2v.train.steps) : args.number('steps');
+const keep = args.number('keep');
+const workers = args.number('workers');
+const sets = args.sets.set;
 
-const { modality, config } = await prepareRun({
+const { config } = await prepareRun({
   modality: 'text',
   configFile: d2vConfig,
-  // One thread: the gradient workers run the data2vec task only. Micro-batches stay those of the data2vec run.
-  overrides: { ...sets, out: join(out, 'pretrain'), resume: false, 'train.workers': 0, 'train.steps': steps, 'train.keepLast': keep, 'train.checkpointEvery': Math.max(10, Math.floor(steps / keep)) },
+  // Micro-batches stay those of the data2vec run (optim.accumulate, train.batchSize); workers only spread them over threads.
+  overrides: { ...sets, out: join(out, 'pretrain'), resume: false, 'train.workers': workers, 'train.steps': steps, 'train.keepLast': keep, 'train.checkpointEvery': Math.max(10, Math.floor(steps / keep)) },
   log,
 });
-const data = await modality.createData(config, 'train');
-const task = new MlmPretrainTask(modality, config, data, modality.createMasker(config));
+const task = await createMlmTask({ config });
 log(`mlm-baseline: ${task.describe()}; ${steps} updates on ${activeBackend()}, config of ${d2vConfig}`);
 const t0 = performance.now();
-const r = await new Trainer(task, { config, log, label: 'pretrain text (MLM)' }).run();
+const r = await trainTask(task, { config, log, label: 'pretrain text (MLM)', replica: MLM_REPLICA });
 const minutes = (performance.now() - t0) / 60000;
 task.dispose();
 
@@ -75,7 +71,7 @@ const pretrain = {
   steps,
   blocksPerUpdate: config.train.batchSize * config.optim.accumulate,
   blockSize: blocks.blockSize,
-  workers: 0,
+  workers,
   tokensPerSecond: r.itemsPerSecond * blocks.blockSize,
   tokensSeen: steps * tokensPerUpdate * (1 - blocks.stats.paddingFraction),
   secondsPerStep: r.secondsPerStep,

@@ -74,4 +74,4 @@ export { randomMask, randomMaskCount } from './masking/randomMask.js';
 export type { RandomMaskOptions, RandomMaskResult } from './masking/randomMask.js';
 
 // Baselines (controls for data2vec experiments)
-export { MlmPretrainTask } from './baselines/mlm.js';
+export { MlmPretrainTask, createMlmTask, MLM_REPLICA } from './baselines/mlm.js';

@@ -1,8 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, resolveConfig, Trainer, evaluate } from '@d2v/core';
+import { join } from 'node:path';
+import { initBackend, resolveConfig, Trainer, evaluate, trainTask, readMetrics } from '@d2v/core';
 import { lossEnds, tensorCountIsFlat, quietRun, tempDir } from '@d2v/core/testing';
-import { modality, MlmPretrainTask } from '../src/index.js';
+import { modality, MlmPretrainTask, createMlmTask, MLM_REPLICA } from '../src/index.js';
 import { small } from './setup.js';
 
 beforeAll(async () => {
@@ -26,5 +27,28 @@ describe('MLM baseline task', () => {
     // Same checkpoint layout as data2vec pretraining: the probe loads its encoder + Transformer.
     const probe = await evaluate({ modality, ...quietRun, task: 'probe', overrides: { ...small, out: tempDir('text-mlm-probe'), 'finetune.init': out, 'probe.epochs': 20 } });
     expect(probe['accuracy']).toBeGreaterThan(0.6);
+  });
+
+  it('trains with a worker thread (train.workers 1) exactly as on one thread: same losses, same mlm_acc, flat tensor count', async () => {
+    const run = async (workers: number) => {
+      const overrides = { ...small, out: tempDir('text-mlm-workers'), 'train.steps': 6, 'train.batchSize': 4, 'optim.accumulate': 2, 'train.workers': workers, 'train.logEvery': 1 };
+      const config = resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(overrides)) });
+      const task = await createMlmTask({ config });
+      const counts: number[] = [];
+      try {
+        const r = await trainTask(task, { config, ...quietRun, replica: MLM_REPLICA, onStep: () => counts.push(tf.memory().numTensors) });
+        return { losses: r.losses, accuracy: readMetrics(join(r.runDir, 'metrics.jsonl')).map((m) => m['mlm_acc'] as number), counts };
+      } finally {
+        task.dispose();
+      }
+    };
+    const seq = await run(0);
+    const par = await run(1);
+    expect(par.losses).toHaveLength(6);
+    for (let i = 0; i < 6; i++) expect(par.losses[i]).toBeCloseTo(seq.losses[i]!, 4);
+    // The worker's micro-batch counts in each update's masked-token accuracy, as on one thread.
+    expect(par.accuracy).toHaveLength(6);
+    par.accuracy.forEach((a, i) => expect(a).toBeCloseTo(seq.accuracy[i]!, 5));
+    expect(tensorCountIsFlat(par.counts)).toBe(true);
   });
 });

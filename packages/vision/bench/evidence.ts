@@ -24,7 +24,6 @@ import {
   barChartPng,
   lineChartPng,
   activeBackend,
-  calibrateUpdateSeconds,
   readMetrics,
   CheckpointManager,
   ConfigError,
@@ -33,41 +32,42 @@ import {
   type LineSeries,
   type ResolvedConfig,
 } from '@d2v/core';
+import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, presets, inverseMaskedCount, debianFashionMnistDir, bundledFashionMnistDir, type VisionOptions } from '../src/index.js';
 import { maskedCount } from '../src/masking/blockMask.js';
 
-const arg = (k: string, d: string) => {
-  const i = process.argv.indexOf(`--${k}`);
-  return i >= 0 ? process.argv[i + 1]! : d;
-};
-const flag = (k: string) => process.argv.includes(`--${k}`);
+const args = scriptArgs({
+  usage: 'npx tsx packages/vision/bench/evidence.ts: pretrain presets ("arms") for a time budget each, then probe and fine-tune them against random init, raw pixels and scratch (the comment at the top of the file explains every option)',
+  values: { minutes: '15', data: undefined, out: 'runs/vision-evidence', 'probe-train': '10000', 'probe-test': '5000', 'finetune-steps': '100', arms: 'tiny', marks: undefined, 'finetune-marks': undefined, backend: 'wasm', workers: '1' },
+  switches: ['skip-finetune', 'reuse'],
+});
 const list = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
-const minutes = Number(arg('minutes', '15'));
-const data = arg('data', existsSync(debianFashionMnistDir()) ? debianFashionMnistDir() : bundledFashionMnistDir());
-const out = resolve(arg('out', 'runs/vision-evidence'));
-const probeTrain = Number(arg('probe-train', '10000'));
-const probeTest = Number(arg('probe-test', '5000'));
-const ftSteps = Number(arg('finetune-steps', '100'));
-const arms = [...new Set(list(arg('arms', 'tiny')))];
-const marks = [...new Set(list(arg('marks', String(minutes))).map(Number))].sort((a, b) => a - b);
-const skipFinetune = flag('skip-finetune');
+const minutes = args.number('minutes');
+const data = args.values.data ?? (existsSync(debianFashionMnistDir()) ? debianFashionMnistDir() : bundledFashionMnistDir());
+const out = resolve(args.values.out);
+const probeTrain = args.number('probe-train');
+const probeTest = args.number('probe-test');
+const ftSteps = args.number('finetune-steps');
+const arms = [...new Set(list(args.values.arms))];
+const marks = [...new Set(list(args.values.marks ?? String(minutes)).map(Number))].sort((a, b) => a - b);
+const skipFinetune = args.switches['skip-finetune'];
 // Fine-tuning costs several times a probe (one thread, 100 updates + 10k test images): only at these marks.
-const finetuneMarks = new Set(list(arg('finetune-marks', marks.join(','))).map(Number));
-const reuse = flag('reuse');
-if (!(minutes > 0)) throw new ConfigError(`--minutes must be > 0 (got ${arg('minutes', '')})`, 'minutes');
+const finetuneMarks = new Set(list(args.values['finetune-marks'] ?? marks.join(',')).map(Number));
+const reuse = args.switches.reuse;
+if (!(minutes > 0)) throw new ConfigError(`--minutes must be > 0 (got ${minutes})`, 'minutes');
 for (const a of arms) {
   if (!(a in presets)) throw new ConfigError(`--arms: vision has no preset '${a}'; presets: ${Object.keys(presets).join(', ')}`, 'arms');
 }
 if (arms.length === 0) throw new ConfigError('--arms needs at least one preset', 'arms');
 if (marks.length === 0 || marks.some((m) => !(m > 0 && m <= minutes + 1e-9))) {
-  throw new ConfigError(`--marks must be minutes in (0, --minutes = ${minutes}] (got ${arg('marks', '')})`, 'marks');
+  throw new ConfigError(`--marks must be minutes in (0, --minutes = ${minutes}] (got ${args.values.marks ?? ''})`, 'marks');
 }
 mkdirSync(out, { recursive: true });
 const log = (m: string) => console.error(m);
-await initBackend(arg('backend', 'wasm'));
+await initBackend(args.values.backend);
 
 // Pretraining uses both cores: 2 micro-batches of 32 per update, one on a worker thread.
-const workers = Number(arg('workers', '1'));
+const workers = args.number('workers');
 const base = { 'data.path': data };
 const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(64 / (workers + 1)) } : {};
 

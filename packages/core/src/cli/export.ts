@@ -15,8 +15,8 @@ import type { Modality } from '../registry/modality.js';
 import { buildStudent, type Data2VecParts } from '../model/base.js';
 import { initBackend } from '../backend/registry.js';
 import { HF_CONFIG_FILE, hfConfigFor, hfTensorsFor, isHfCheckpoint, readHfConfig, writeHfCheckpoint } from '../io/hf.js';
-import { hfMappingOf, modalityForHfModelType, resolveWithHfInit } from './hfInit.js';
-import { loadInit, resolveCheckpointDir } from './commands.js';
+import { hfMappingOf, modalityForHfModelType, resolveWithHfInit } from '../run/hfInit.js';
+import { loadInit, resolveCheckpointDir } from '../run/commands.js';
 
 export const EXPORT_FORMATS = ['hf'] as const;
 

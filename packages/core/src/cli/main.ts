@@ -2,7 +2,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from './args.js';
 import { helpText } from './help.js';
-import { pretrain, finetune, evaluate, info } from './commands.js';
+import { pretrain, finetune, evaluate, info } from '../run/commands.js';
 import { loadModality, getModality } from '../registry/registry.js';
 import { summarizePretraining, formatSummary } from '../eval/summary.js';
 import { fullSchema } from '../config/resolve.js';

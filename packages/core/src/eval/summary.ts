@@ -13,7 +13,7 @@ import type { ResolvedConfig } from '../config/resolve.js';
 import { applyOverrides, type ConfigTree } from '../config/schema.js';
 import { fullSchema } from '../config/resolve.js';
 import { buildStudent } from '../model/base.js';
-import { loadStudentWeights, resolveCheckpointDir } from '../cli/commands.js';
+import { loadStudentWeights, resolveCheckpointDir } from '../run/commands.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { barChartPng } from '../report/plot.js';
 import { formatDuration } from '../report/format.js';

@@ -16,7 +16,7 @@ import { buildStudent, topKTargets } from '../model/base.js';
 import { maskedMeanOverTime } from '../ops/basic.js';
 import { loadModality } from '../registry/registry.js';
 import { ProgressBar, type ProgressStream } from '../report/progress.js';
-import { loadStudentWeights, resolveCheckpointDir } from '../cli/commands.js';
+import { loadStudentWeights, resolveCheckpointDir } from '../run/commands.js';
 import type { Transformer } from '../nn/transformer.js';
 import type { Batch, FeatureEncoder, Modality, ModalityInference, NamedInput, PredictionRecord, Predictor, SkippedInput } from '../registry/modality.js';
 

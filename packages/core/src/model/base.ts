@@ -137,6 +137,11 @@ export abstract class Data2VecTaskBase<P> implements TrainTask<P> {
     return { ema_decay: tau };
   }
 
+  /** The EMA teacher: worker threads compute targets with the main thread's teacher. */
+  syncedVariables(): tf.Variable[] {
+    return [...this.ema.teacher.variables().values()];
+  }
+
   check(step: number, metrics: Record<string, number>): void {
     const o = this.config.objective;
     checkCollapse(step, metrics['target_var'] ?? Infinity, metrics['pred_var'] ?? Infinity, {

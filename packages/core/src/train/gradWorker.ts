@@ -1,29 +1,59 @@
-/** A data-parallel replica (see parallel.ts): computes gradients of assigned micro-batches. */
+/**
+ * A data-parallel replica (see parallel.ts): builds its task from the main thread's TaskFactory,
+ * then, per update, loads the published weights and computes its micro-batches with microStep().
+ */
 import * as tf from '@tensorflow/tfjs-core';
-import { workerData, parentPort } from 'node:worker_threads';
+import { workerData, parentPort, type MessagePort } from 'node:worker_threads';
 import { initBackend } from '../backend/registry.js';
-import { loadModality } from '../registry/registry.js';
-import { createPretrainTask } from '../model/pretrainTask.js';
-import { stepRng } from './stepRng.js';
-import { CTRL, valuesOf } from './parallel.js';
-import type { WorkerInit } from './parallel.js';
+import { D2vError, PluginError } from '../errors.js';
+import { suggestKey } from '../config/schema.js';
+import type { ResolvedConfig } from '../config/resolve.js';
+import { microStep } from './microStep.js';
+import { CTRL, layoutOf, sharedVariables, valuesOf, type ParamLayout, type ReplicaContext, type TaskFactory } from './parallel.js';
+import type { TrainTask } from './task.js';
 
-const init = workerData as WorkerInit;
-const ctrl = new Int32Array(init.ctrl, 0, 8);
-const floats = new Float32Array(init.ctrl, 32);
-const grads = new Float32Array(init.grads);
-const weights = new Float32Array(init.weights);
-const teacherW = new Float32Array(init.teacher);
+/** What the main thread hands a worker (workerData). */
+export interface WorkerInit {
+  /** This module's URL, for the entry (gradWorkerEntry.mjs). */
+  module: string;
+  factory: TaskFactory;
+  config: ResolvedConfig;
+  /** The main thread's trainable parameters (names and sizes): the replica's must be the same. */
+  params: ParamLayout;
+  /** Sizes of the main thread's synced variables. */
+  syncedSizes: number[];
+  paramValues: SharedArrayBuffer;
+  syncedValues: SharedArrayBuffer;
+  grads: SharedArrayBuffer;
+  ctrl: SharedArrayBuffer;
+  /** Where the worker posts one WorkerReport per share, before it raises `done`. */
+  reports: MessagePort;
+}
 
-await initBackend(init.config.backend);
-const modality = await loadModality(init.modality);
-const config = init.config;
-const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
-const student = task.trainableParams().map(([, p]) => p.variable);
-const teacher = [...task.ema.teacher.variables().values()];
-parentPort?.postMessage('ready');
+/** Sums over the worker's micro-batches of an update, or why it failed (`code`: the D2vError code, for the exit code). */
+export type WorkerReport = { loss: number; metrics: Record<string, number>; tensors: number } | { error: string; code?: string };
 
-function load(vars: tf.Variable[], from: Float32Array): void {
+async function buildReplica(f: TaskFactory, config: ResolvedConfig): Promise<TrainTask<any>> {
+  const mod: Record<string, unknown> = await import(f.module);
+  const build = mod[f.export];
+  if (typeof build !== 'function') {
+    const hint = suggestKey(f.export, Object.keys(mod));
+    throw new PluginError(`${f.module} exports no function '${f.export}' to build a worker's replica of the task${hint ? ` (did you mean '${hint}'?)` : ''}`);
+  }
+  const ctx: ReplicaContext = { config, args: f.args, log: () => {} };
+  return await build(ctx);
+}
+
+/** Why the replica's variables differ from the main thread's, or undefined when they match. */
+function layoutMismatch(want: ParamLayout, got: ParamLayout, wantSynced: number[], gotSynced: number[]): string | undefined {
+  if (want.names.length !== got.names.length) return `${got.names.length} trainable parameters instead of ${want.names.length}`;
+  const i = want.names.findIndex((n, j) => n !== got.names[j] || want.sizes[j] !== got.sizes[j]);
+  if (i >= 0) return `trainable parameter ${i} is ${got.names[i]} (${got.sizes[i]} values), not ${want.names[i]} (${want.sizes[i]} values)`;
+  if (wantSynced.join() !== gotSynced.join()) return `its synced variables have sizes [${gotSynced.join(', ')}], not [${wantSynced.join(', ')}]`;
+  return undefined;
+}
+
+function load(vars: readonly tf.Variable[], from: Float32Array): void {
   let o = 0;
   tf.tidy(() => {
     for (const v of vars) {
@@ -33,46 +63,52 @@ function load(vars: tf.Variable[], from: Float32Array): void {
   });
 }
 
+const init: WorkerInit = workerData;
+const ctrl = new Int32Array(init.ctrl);
+const grads = new Float32Array(init.grads);
+const paramValues = new Float32Array(init.paramValues);
+const syncedValues = new Float32Array(init.syncedValues);
+const config = init.config;
+
+await initBackend(config.backend);
+const task = await buildReplica(init.factory, config);
+const shared = sharedVariables(task);
+const mismatch = layoutMismatch(init.params, layoutOf(shared.params), init.syncedSizes, shared.synced.map((v) => v.size));
+if (mismatch) throw new D2vError('WORKER', `the replica built by ${init.factory.export} (${init.factory.module}) is not the main thread's task: ${mismatch}`);
+const params = shared.params.map(([, v]) => v);
+parentPort?.postMessage('ready');
+
 let seen = 0;
 for (;;) {
   Atomics.wait(ctrl, CTRL.seq, seen);
   seen = Atomics.load(ctrl, CTRL.seq);
+  let report: WorkerReport;
   try {
-    load(student, weights);
-    load(teacher, teacherW);
+    load(params, paramValues);
+    load(shared.synced, syncedValues);
     const start = Atomics.load(ctrl, CTRL.microStart);
     const count = Atomics.load(ctrl, CTRL.microCount);
     grads.fill(0);
-    floats.fill(0);
+    let loss = 0;
+    const metrics: Record<string, number> = {};
     for (let index = start; index < start + count; index++) {
-      const rng = stepRng(config.seed, index);
-      const prepared = task.prepare(index, rng);
-      let kept: Record<string, tf.Scalar> = {};
-      const { value, grads: named } = tf.variableGrads(() => {
-        const r = task.loss(index, rng, prepared);
-        kept = r.metrics ?? {};
-        Object.values(kept).forEach((m) => tf.keep(m));
-        return r.loss;
-      }, student);
-      floats[0]! += value.dataSync()[0]!;
-      init.metricNames.forEach((n, i) => (floats[1 + i]! += kept[n]?.dataSync()[0] ?? 0));
+      const r = microStep(task, params, config.seed, index);
+      loss += r.loss;
+      for (const [name, v] of Object.entries(r.metrics)) metrics[name] = (metrics[name] ?? 0) + v;
       let o = 0;
-      for (const v of student) {
-        const g = named[v.name];
-        if (g) {
-          const d = valuesOf(g);
-          for (let j = 0; j < d.length; j++) grads[o + j]! += d[j]!;
-        }
-        o += v.size;
+      for (const g of r.grads) {
+        const d = valuesOf(g);
+        for (let j = 0; j < d.length; j++) grads[o + j]! += d[j]!;
+        o += g.size;
       }
-      tf.dispose([value, ...Object.values(named), ...Object.values(kept)]);
-      task.release(prepared);
+      tf.dispose(r.grads);
     }
-    Atomics.store(ctrl, CTRL.error, 0);
+    report = { loss, metrics, tensors: tf.memory().numTensors };
   } catch (err) {
-    console.error(`d2v gradient worker: ${(err as Error).stack ?? err}`);
-    Atomics.store(ctrl, CTRL.error, 1);
+    if (process.env['D2V_DEBUG']) console.error(`d2v gradient worker: ${(err as Error).stack ?? err}`);
+    report = { error: err instanceof Error ? err.message : String(err), code: err instanceof D2vError ? err.code : undefined };
   }
+  init.reports.postMessage(report);
   Atomics.store(ctrl, CTRL.done, 1);
   Atomics.notify(ctrl, CTRL.done);
 }

@@ -1,13 +1,15 @@
-// Worker entry point. In a repo checkout it runs the TypeScript sources, as bin/d2v.mjs does
-// (the worker thread needs its own tsx and "@d2v/source" registration); a built package runs
-// gradWorker.js directly.
+// Worker thread entry: loads the gradient worker module the main thread names (workerData.module,
+// `new URL('./gradWorker.js', import.meta.url)` in parallel.ts). In a repo checkout that module is
+// TypeScript: the thread first registers the sources, as bin/d2v.mjs does (a worker thread needs
+// its own tsx and "@d2v/source" registration); a built package runs gradWorker.js directly.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { workerData } from 'node:worker_threads';
 
-const ts = new URL('./gradWorker.ts', import.meta.url);
-if (existsSync(fileURLToPath(ts))) {
+const source = new URL(workerData.module.replace(/\.js$/, '.ts'));
+if (existsSync(fileURLToPath(source))) {
   await import('../sourceMode.mjs');
-  await import(ts.href);
+  await import(source.href);
 } else {
-  await import(new URL('./gradWorker.js', import.meta.url).href);
+  await import(workerData.module);
 }

@@ -25,6 +25,12 @@ export interface TrainTask<P = unknown> {
   release?(prepared: P): void;
   /** After each optimiser update (e.g. the EMA update); returned numbers are logged. */
   afterUpdate?(step: number): Record<string, number> | void;
+  /**
+   * Variables besides the trainable parameters that a replica of the task in a worker thread
+   * (`train.workers`) must hold at every update, e.g. the EMA teacher: the workers copy them with
+   * the parameters before each update.
+   */
+  syncedVariables?(): tf.Variable[];
   /** Sees the update's metrics; may throw (e.g. the collapse guard). */
   check?(step: number, metrics: Record<string, number>): void;
   /** Throughput unit per micro-batch, e.g. { count: 64, unit: 'img' }. */

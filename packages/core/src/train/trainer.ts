@@ -10,7 +10,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { AdamW } from '../optim/adamw.js';
 import { learningRate } from '../optim/schedule.js';
-import { stepRng } from './stepRng.js';
+import { microStep, type MicroStepResult } from './microStep.js';
 import type { TrainTask } from './task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { DivergenceError, CheckpointError } from '../errors.js';
@@ -245,43 +245,20 @@ export class Trainer {
     let grads: tf.Tensor[] | undefined;
     let loss = 0;
     const extra: Record<string, number> = {};
-    const add = (list: tf.Tensor[]) => {
-      if (!grads) grads = list;
+    // Sums of loss, of each metric by name and of the gradients; averaged over the k micro-batches below.
+    const add = (r: MicroStepResult) => {
+      loss += r.loss;
+      for (const [name, v] of Object.entries(r.metrics)) extra[name] = (extra[name] ?? 0) + v;
+      if (!grads) grads = r.grads;
       else {
-        const sum: tf.Tensor[] = grads.map((g, i) => tf.add(g, list[i]!));
+        const sum: tf.Tensor[] = grads.map((g, i) => tf.add(g, r.grads[i]!));
         tf.dispose(grads);
-        tf.dispose(list);
+        tf.dispose(r.grads);
         grads = sum;
       }
     };
-    for (let j = 0; j < Math.min(per, k); j++) {
-      const index = step * k + j;
-      const rng = stepRng(config.seed, index);
-      const prepared = task.prepare?.(index, rng);
-      let kept: Record<string, tf.Scalar> = {};
-      try {
-        const { value, grads: named } = tf.variableGrads(() => {
-          const r = task.loss(index, rng, prepared);
-          kept = r.metrics ?? {};
-          for (const m of Object.values(kept)) tf.keep(m);
-          return r.loss;
-        }, variables);
-        loss += value.dataSync()[0]!;
-        value.dispose();
-        for (const [name, t] of Object.entries(kept)) extra[name] = (extra[name] ?? 0) + t.dataSync()[0]!;
-        // A variable the loss did not reach this step (e.g. a block skipped by layer drop) gets a zero gradient.
-        add(variables.map((v) => named[v.name] ?? tf.zerosLike(v)));
-      } finally {
-        tf.dispose(Object.values(kept));
-        if (prepared !== undefined) task.release?.(prepared);
-      }
-    }
-    jobs.forEach((_, w) => {
-      const r = workers!.collect(w);
-      loss += r.loss;
-      for (const [name, v] of Object.entries(r.metrics)) extra[name] = (extra[name] ?? 0) + v;
-      add(r.grads);
-    });
+    for (let j = 0; j < Math.min(per, k); j++) add(microStep(task, variables, config.seed, step * k + j));
+    jobs.forEach((_, w) => add(workers!.collect(w)));
     for (const name of Object.keys(extra)) extra[name]! /= k;
     const averaged = k === 1 ? grads! : grads!.map((g) => tf.div(g, k));
     if (k > 1) tf.dispose(grads!);

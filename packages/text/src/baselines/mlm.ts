@@ -25,8 +25,11 @@ import {
   type MaskingStrategy,
   type MaskResult,
   type Transformer,
+  type ReplicaContext,
+  type TaskFactory,
 } from '@d2v/core';
 import type { TokenEncoder } from '../encoder.js';
+import { modality as text } from '../modality.js';
 import type { TextBatch } from '../batch.js';
 import { crossEntropy } from '../classifier.js';
 
@@ -120,3 +123,11 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
     this.student.dispose();
   }
 }
+
+/** The MLM task of a text config, on the data and masks a data2vec run of that config would use. */
+export async function createMlmTask(ctx: Pick<ReplicaContext, 'config'>): Promise<MlmPretrainTask> {
+  return new MlmPretrainTask(text, ctx.config, await text.createData(ctx.config, 'train'), text.createMasker(ctx.config));
+}
+
+/** How gradient worker threads build their replica of the MLM task (`trainTask(task, { replica: MLM_REPLICA })`, train.workers > 0). */
+export const MLM_REPLICA: TaskFactory = { module: import.meta.url, export: 'createMlmTask' };

@@ -7,11 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { prepareRun } from '../cli/commands.js';
-import { createPretrainTask } from '../model/pretrainTask.js';
+import { prepareRun, buildPretrainTask } from './commands.js';
 import { AdamW } from '../optim/adamw.js';
-import { stepRng } from './stepRng.js';
-import { applyGuardedUpdate } from './update.js';
+import { microStep } from '../train/microStep.js';
+import { applyGuardedUpdate } from '../train/update.js';
 import type { Modality } from '../registry/modality.js';
 
 export interface KernelShare {
@@ -44,22 +43,16 @@ export async function profilePretrainStep(o: StepProfileOptions): Promise<StepPr
   const out = mkdtempSync(join(tmpdir(), 'd2v-profile-'));
   try {
     const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides: { ...o.overrides, out } });
-    const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
+    const task = await buildPretrainTask(modality, config, () => {});
     const params = task.trainableParams();
     const optimizer = new AdamW(params, { beta1: config.optim.beta1, beta2: config.optim.beta2, eps: config.optim.eps, weightDecay: config.optim.weightDecay });
     const variables = optimizer.variables;
     const update = (index: number) => {
-      const rng = stepRng(config.seed, index);
-      const prepared = task.prepare(index, rng);
+      const { loss, grads } = microStep(task, variables, config.seed, index);
       try {
-        const { value, grads } = tf.variableGrads(() => task.loss(index, rng, prepared).loss, variables);
-        const loss = value.dataSync()[0]!;
-        const list = variables.map((v) => grads[v.name] ?? tf.zerosLike(v));
-        applyGuardedUpdate(optimizer, list, 1e-4, config.optim.clipNorm, loss);
-        tf.dispose(list);
-        value.dispose();
+        applyGuardedUpdate(optimizer, grads, 1e-4, config.optim.clipNorm, loss);
       } finally {
-        task.release(prepared);
+        tf.dispose(grads);
       }
       task.afterUpdate(index);
     };

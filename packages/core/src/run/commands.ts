@@ -1,5 +1,8 @@
 /**
- * The d2v commands as functions (the CLI, Nx targets and tests all call these).
+ * The run layer: the d2v commands as functions (the CLI, Nx targets and tests all call these).
+ * Here alone a (modality, config) becomes a resolved run, its task (buildPretrainTask,
+ * buildFinetuneTask), the worker threads' replicas of that task, and a trainer (trainTask.ts);
+ * the bench and the step profile (benchStep.ts, profileStep.ts) build their runs here too.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -7,15 +10,15 @@ import { join, resolve } from 'node:path';
 import { initBackend, activeBackend, registeredBackends } from '../backend/registry.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
-import type { Modality, DownstreamContext } from '../registry/modality.js';
+import type { Modality, DownstreamContext, DownstreamTask } from '../registry/modality.js';
 import { buildStudent, type Data2VecParts } from '../model/base.js';
-import { createPretrainTask } from '../model/pretrainTask.js';
-import { Trainer, type TrainResult } from '../train/trainer.js';
+import { createPretrainTask, type PretrainTask } from '../model/pretrainTask.js';
+import type { TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
-import { GradientWorkers } from '../train/parallel.js';
+import type { ReplicaContext, TaskFactory } from '../train/parallel.js';
+import { trainTask } from './trainTask.js';
 import { planRun } from '../train/runFolder.js';
 import { ConfigError, CheckpointError } from '../errors.js';
-import { readMetrics } from '../report/metrics.js';
 import { isHfCheckpoint } from '../io/hf.js';
 import { loadHfWeights, resolveWithHfInit } from './hfInit.js';
 
@@ -30,7 +33,7 @@ export interface RunOptions {
   progressStream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
 
-function toMap(o: RunOptions['overrides']): Map<string, unknown> {
+export function toMap(o: RunOptions['overrides']): Map<string, unknown> {
   if (!o) return new Map();
   return o instanceof Map ? o : new Map(Object.entries(o));
 }
@@ -62,12 +65,26 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
   const { modality, config } = await prepareRun(o);
   // The run folder is checked before data loading (minutes, for big corpora); the Trainer acts on it.
   planRun(config);
+  const replica = replicaOf('pretrainReplica', o.modality, config);
   log(`d2v: pretrain ${modality.name} (preset ${config.preset}) on backend ${activeBackend()} -> ${resolve(config.out)}`);
-  const data = await modality.createData(config, 'train');
-  const task = createPretrainTask(modality, config, data);
+  const task = await buildPretrainTask(modality, config, log);
+  try {
+    const result = await trainTask(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `pretrain ${modality.name}`, progressStream: o.progressStream, replica });
+    return { ...result, config };
+  } finally {
+    task.dispose();
+  }
+}
+
+/**
+ * A run's data2vec pretraining task (objective.version 1 or 2) on the modality's training data. With
+ * `finetune.init` pretraining continues from that checkpoint: the student starts from it, the teacher
+ * from the student.
+ */
+export async function buildPretrainTask(modality: Modality, config: ResolvedConfig, log: (m: string) => void): Promise<PretrainTask> {
+  const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const init = initOf(config);
   if (init) {
-    // Continue pretraining from a checkpoint: the student starts from it, the teacher from the student.
     try {
       tf.dispose(Object.values(await loadInit(init, modality, config, task, log)));
     } catch (err) {
@@ -76,22 +93,22 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
     }
     task.ema.resetToStudent();
   }
-  let workers: GradientWorkers | undefined;
-  if (config.train.workers > 0) {
-    if (typeof o.modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');
-    if (config.optim.accumulate < 2) log('d2v: train.workers > 0 with optim.accumulate 1 leaves the workers idle; set optim.accumulate >= 2');
-    const spec = o.modality.startsWith('.') ? resolve(o.modality) : o.modality;
-    workers = new GradientWorkers(spec, config, task.trainableParams().map(([, p]) => p.variable), [...task.ema.teacher.variables().values()], ['target_var', 'pred_var'], config.train.workers);
-    await workers.ready();
-    log(`d2v: ${config.train.workers} gradient worker thread(s); ${config.optim.accumulate} micro-batches of ${config.train.batchSize} per update`);
-  }
-  try {
-    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `pretrain ${modality.name}`, progressStream: o.progressStream, workers }).run();
-    return { ...result, config };
-  } finally {
-    await workers?.dispose();
-    task.dispose();
-  }
+  return task;
+}
+
+/** A worker thread's replica of a pretraining run's task (a TaskFactory export; args: the modality's name or path). */
+export async function pretrainReplica(ctx: ReplicaContext<{ modality: string }>): Promise<PretrainTask> {
+  return buildPretrainTask(await loadModality(ctx.args.modality), ctx.config, ctx.log);
+}
+
+/**
+ * How worker threads rebuild a run's task (`train.workers` > 0): they load the modality by the same
+ * name or path, so one given as an object in code cannot be used there.
+ */
+function replicaOf(build: 'pretrainReplica' | 'finetuneReplica', modality: string | Modality, config: ResolvedConfig): TaskFactory | undefined {
+  if (config.train.workers === 0) return undefined;
+  if (typeof modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');
+  return { module: import.meta.url, export: build, args: { modality: modality.startsWith('.') ? resolve(modality) : modality } };
 }
 
 /** A checkpoint folder, or a run folder whose latest checkpoint is used. */
@@ -165,30 +182,63 @@ export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
   const prepared = await prepareRun(o);
   const { modality } = prepared;
   const config = finetuneConfig(prepared.config);
-  if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
+  checkFinetunable(modality);
   planRun(config);
-  const parts = buildStudent(modality, config);
-  const init = initOf(config);
-  let studentWeights: Record<string, tf.Tensor> | undefined;
-  if (init) studentWeights = await loadInit(init, modality, config, parts, log);
-  else log('d2v: finetune from scratch (no finetune.init given)');
-  const ctx: DownstreamContext = { config, encoder: parts.encoder, transformer: parts.transformer, log, weights: studentWeights };
-  const task = await modality.createFinetuneTask(ctx).finally(() => {
-    if (studentWeights) tf.dispose(Object.values(studentWeights));
-  });
+  const replica = replicaOf('finetuneReplica', o.modality, config);
+  const { task, dispose } = await buildFinetuneTask(modality, config, log);
   try {
     log(`d2v: finetune ${modality.name} on backend ${activeBackend()} -> ${resolve(config.out)}`);
-    const result = await new Trainer(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `finetune ${modality.name}`, progressStream: o.progressStream, optimSection: 'finetune' }).run();
+    const result = await trainTask(task, { config, log, stopAfter: o.stopAfter, plots: o.plots, label: `finetune ${modality.name}`, progressStream: o.progressStream, optimSection: 'finetune', replica });
     const metrics = await task.evaluate();
     mkdirSync(config.out, { recursive: true });
     writeFileSync(join(config.out, 'eval.json'), JSON.stringify({ step: result.step, ...metrics }, null, 2) + '\n');
     log(`d2v: test metrics ${JSON.stringify(metrics)} (written to ${join(config.out, 'eval.json')})`);
     return { ...result, config, metrics };
   } finally {
-    task.dispose();
+    dispose();
+  }
+}
+
+/**
+ * The modality's fine-tuning task for a fine-tuning config (finetuneConfig) on a new encoder +
+ * Transformer, loaded from `finetune.init` when given; `dispose` frees the task and them.
+ */
+export async function buildFinetuneTask(modality: Modality, config: ResolvedConfig, log: (m: string) => void): Promise<{ task: DownstreamTask; dispose(): void }> {
+  checkFinetunable(modality);
+  const parts = buildStudent(modality, config);
+  const disposeParts = () => {
     parts.encoder.dispose();
     parts.transformer.dispose();
+  };
+  try {
+    const init = initOf(config);
+    let studentWeights: Record<string, tf.Tensor> | undefined;
+    if (init) studentWeights = await loadInit(init, modality, config, parts, log);
+    else log('d2v: finetune from scratch (no finetune.init given)');
+    const ctx: DownstreamContext = { config, encoder: parts.encoder, transformer: parts.transformer, log, weights: studentWeights };
+    const task = await modality.createFinetuneTask(ctx).finally(() => {
+      if (studentWeights) tf.dispose(Object.values(studentWeights));
+    });
+    return {
+      task,
+      dispose: () => {
+        task.dispose();
+        disposeParts();
+      },
+    };
+  } catch (err) {
+    disposeParts();
+    throw err;
   }
+}
+
+function checkFinetunable(modality: Modality): asserts modality is Modality & Required<Pick<Modality, 'createFinetuneTask'>> {
+  if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
+}
+
+/** A worker thread's replica of a fine-tuning run's task (a TaskFactory export; args: the modality's name or path). */
+export async function finetuneReplica(ctx: ReplicaContext<{ modality: string }>): Promise<DownstreamTask> {
+  return (await buildFinetuneTask(await loadModality(ctx.args.modality), ctx.config, ctx.log)).task;
 }
 
 export async function evaluate(o: RunOptions & { task?: string }): Promise<Record<string, number>> {
@@ -230,23 +280,4 @@ export async function info(modalityName?: string, backendName?: string): Promise
   }
   lines.push(`registered: ${registeredModalities().join(', ') || 'none'}`);
   return lines.join('\n');
-}
-
-/**
- * Seconds per pretraining update of a config, from a short silent run into `out`: the median over
- * the updates after the first `warmup` (slower while worker threads start and kernels warm up;
- * counting them made the evidence scripts plan 40% fewer updates than their budget allowed).
- */
-export async function calibrateUpdateSeconds(o: RunOptions & { out: string; steps?: number; warmup?: number }): Promise<number> {
-  const steps = o.steps ?? 6;
-  const warmup = o.warmup ?? 2;
-  if (steps <= warmup) throw new ConfigError(`calibration needs more steps (${steps}) than warm-up updates (${warmup})`, 'train.steps');
-  // A calibration folder holds nothing worth keeping: each calibration replaces the last.
-  const overrides = { ...Object.fromEntries(toMap(o.overrides)), out: o.out, overwrite: true, 'train.steps': steps, 'train.logEvery': 1, 'train.checkpointEvery': steps };
-  const r = await pretrain({ ...o, overrides, plots: false, log: () => {}, progressStream: { write: () => true, isTTY: false } as never });
-  const secs = readMetrics(join(r.runDir, 'metrics.jsonl'))
-    .filter((m) => m.step > warmup && typeof m['sec'] === 'number')
-    .map((m) => m['sec'] as number)
-    .sort((a, b) => a - b);
-  return secs.length ? secs[Math.floor(secs.length / 2)]! : r.secondsPerStep;
 }

@@ -3,15 +3,17 @@
  * teacher forward, optimiser and EMA update): samples/s, tokens/s, achieved
  * GFLOP/s from an analytic FLOP count of the Transformer, that rate as a
  * fraction of a plain matMul measured in the same process, peak RSS and tfjs
- * memory. Used by `npm run bench`; not a test.
+ * memory. Used by `npm run bench`; not a test. Also calibrateUpdateSeconds: the update time of a
+ * config, for evidence scripts that plan their runs to a time budget.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pretrain, prepareRun } from '../cli/commands.js';
-import { createPretrainTask } from '../model/pretrainTask.js';
-import { stepRng } from './stepRng.js';
+import { pretrain, prepareRun, buildPretrainTask, toMap, type RunOptions } from './commands.js';
+import { ConfigError } from '../errors.js';
+import { readMetrics } from '../report/metrics.js';
+import { stepRng } from '../train/stepRng.js';
 import type { Modality } from '../registry/modality.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 
@@ -108,7 +110,7 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
   const { modality, config } = await prepareRun({ modality: o.modality, preset: o.preset, overrides });
   // Tokens per sample (the Transformer input length of one real batch, extra tokens included) and
   // masked steps per sample (what the loss is computed on, per masked copy).
-  const probe = createPretrainTask(modality, config, await modality.createData(config, 'train'));
+  const probe = await buildPretrainTask(modality, config, () => {});
   const batch = (await modality.createData(config, 'train')).batch(0, 2, stepRng(config.seed, 0));
   const tokens = tf.tidy(() => probe.encoder.embed(probe.encoder.features(batch, { training: false }), { training: false }).x.shape[1]!);
   const mask = probe.masker.mask(batch, stepRng(config.seed, 1));
@@ -130,7 +132,6 @@ export async function benchPretrainStep(o: StepBenchOptions): Promise<StepBenchR
     progressStream: { write: () => true, isTTY: false } as never,
   });
   // Per-update wall times come from the trainer's own metrics records.
-  const { readMetrics } = await import('../report/metrics.js');
   for (const rec of readMetrics(join(out, 'metrics.jsonl'))) if (rec.step > o.warmup && typeof rec['sec'] === 'number') times.push(rec['sec']);
   peakRss = Math.max(peakRss, process.memoryUsage().rss);
   tfBytes = tf.memory().numBytes;
@@ -176,4 +177,23 @@ export function benchTable(rows: StepBenchResult[]): string {
     );
   }
   return lines.join('\n');
+}
+
+/**
+ * Seconds per pretraining update of a config, from a short silent run into `out`: the median over
+ * the updates after the first `warmup` (slower while worker threads start and kernels warm up;
+ * counting them made the evidence scripts plan 40% fewer updates than their budget allowed).
+ */
+export async function calibrateUpdateSeconds(o: RunOptions & { out: string; steps?: number; warmup?: number }): Promise<number> {
+  const steps = o.steps ?? 6;
+  const warmup = o.warmup ?? 2;
+  if (steps <= warmup) throw new ConfigError(`calibration needs more steps (${steps}) than warm-up updates (${warmup})`, 'train.steps');
+  // A calibration folder holds nothing worth keeping: each calibration replaces the last.
+  const overrides = { ...Object.fromEntries(toMap(o.overrides)), out: o.out, overwrite: true, 'train.steps': steps, 'train.logEvery': 1, 'train.checkpointEvery': steps };
+  const r = await pretrain({ ...o, overrides, plots: false, log: () => {}, progressStream: { write: () => true, isTTY: false } as never });
+  const secs = readMetrics(join(r.runDir, 'metrics.jsonl'))
+    .filter((m) => m.step > warmup && typeof m['sec'] === 'number')
+    .map((m) => m['sec'] as number)
+    .sort((a, b) => a - b);
+  return secs.length ? secs[Math.floor(secs.length / 2)]! : r.secondsPerStep;
 }
