@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { resolveConfig } from './config/resolve.js';
 import { createPretrainTask } from './model/pretrainTask.js';
 import { Trainer } from './train/trainer.js';
-import type { Modality } from './registry/modality.js';
+import type { AnyModality } from './registry/modality.js';
 import { openCheckpoint } from './cli/export.js';
 import { hfMappingOf } from './cli/hfInit.js';
 import { hiddenStates } from './io/hf.js';
@@ -46,7 +46,7 @@ export interface PretrainStepsResult {
 }
 
 /** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
-export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
+export async function pretrainSteps(modality: AnyModality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
   const out = tempDir(`${modality.name}-steps`);
   const config = resolveConfig({
     modality: modality.name,
@@ -83,7 +83,7 @@ export function tensorCountIsFlat(counts: number[]): boolean {
  * transformers' hidden states on it) are from the recorded ones: the max abs difference of each
  * hidden state (the Transformer input first) and of the last one. Nothing is left allocated.
  */
-export async function hfFixtureDiffs(dir: string, modality: Modality, overrides: Record<string, unknown> = {}): Promise<{ hidden: number[]; last: number }> {
+export async function hfFixtureDiffs(dir: string, modality: AnyModality, overrides: Record<string, unknown> = {}): Promise<{ hidden: number[]; last: number }> {
   const { config, parts } = await openCheckpoint(dir, { modality, overrides: new Map(Object.entries(overrides)), log: () => {} });
   const mapping = hfMappingOf(modality);
   const file = join(dir, 'expected.safetensors');

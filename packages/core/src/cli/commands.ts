@@ -7,8 +7,9 @@ import { join, resolve } from 'node:path';
 import { initBackend, activeBackend } from '../backend/registry.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
-import type { Modality, DownstreamContext } from '../registry/modality.js';
+import type { AnyModality, DownstreamContext } from '../registry/modality.js';
 import { buildStudent, type Data2VecParts } from '../model/base.js';
+import { weightsUnder } from '../nn/module.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { Trainer, type TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
@@ -20,7 +21,7 @@ import { isHfCheckpoint } from '../io/hf.js';
 import { loadHfWeights, resolveWithHfInit } from './hfInit.js';
 
 export interface RunOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   configFile?: string;
   overrides?: Map<string, unknown> | Record<string, unknown>;
@@ -35,7 +36,7 @@ function toMap(o: RunOptions['overrides']): Map<string, unknown> {
   return o instanceof Map ? o : new Map(Object.entries(o));
 }
 
-export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; config: ResolvedConfig }> {
+export async function prepareRun(o: RunOptions): Promise<{ modality: AnyModality; config: ResolvedConfig }> {
   const modality = typeof o.modality === 'string' ? await loadModality(o.modality) : o.modality;
   const config = resolveWithHfInit(modality, {
     modality: modality.name,
@@ -51,7 +52,7 @@ export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; c
 }
 
 /** `--init` of a config (finetune.init): empty when training from scratch. */
-const initOf = (config: ResolvedConfig) => (config['finetune'] as { init: string }).init;
+const initOf = (config: ResolvedConfig) => config.finetune.init;
 
 export interface PretrainOutcome extends TrainResult {
   config: ResolvedConfig;
@@ -117,10 +118,8 @@ export async function loadStudentWeights(
     ckpt.dispose();
     throw new CheckpointError(dir, 'has no student weights');
   }
-  const pick = (prefix: string) =>
-    Object.fromEntries(Object.entries(student).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-  parts.encoder.loadState(pick('encoder.'), `${dir} (encoder)`);
-  parts.transformer.loadState(pick('transformer.'), `${dir} (transformer)`);
+  parts.encoder.loadState(weightsUnder(student, 'encoder.') ?? {}, `${dir} (encoder)`);
+  parts.transformer.loadState(weightsUnder(student, 'transformer.') ?? {}, `${dir} (transformer)`);
   log(`d2v: loaded pretrained encoder + Transformer from ${dir} (step ${ckpt.step})`);
   // Only the student group is kept for the caller (e.g. a fine-tuned head); the rest is freed now.
   for (const [g, tensors] of Object.entries(ckpt.groups)) if (g !== 'student') tf.dispose(Object.values(tensors));
@@ -132,7 +131,7 @@ export async function loadStudentWeights(
  * Hugging Face folder (config resolved by prepareRun). Returns the loaded student weights (a
  * d2v checkpoint's may hold a fine-tuned head); the caller disposes them.
  */
-export async function loadInit(init: string, modality: Modality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
+export async function loadInit(init: string, modality: AnyModality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
   const dir = resolve(init);
   if (isHfCheckpoint(dir)) return loadHfWeights(dir, modality, config, parts, log);
   return loadStudentWeights(resolveCheckpointDir(init), parts, log);
@@ -144,19 +143,12 @@ export interface FinetuneOutcome extends TrainResult {
 }
 
 /** The config a fine-tuning run trains with: finetune.* replaces the pretraining optimiser/train settings. */
-export function finetuneConfig(config: ResolvedConfig): ResolvedConfig {
-  const ft = config['finetune'] as Record<string, number | string>;
+export function finetuneConfig<C extends ResolvedConfig>(config: C): C {
+  const ft = config.finetune;
   return {
     ...config,
-    optim: {
-      ...config.optim,
-      lr: ft['lr'] as number,
-      warmupSteps: ft['warmupSteps'] as number,
-      schedule: ft['schedule'] as ResolvedConfig['optim']['schedule'],
-      weightDecay: ft['weightDecay'] as number,
-      clipNorm: ft['clipNorm'] as number,
-    },
-    train: { ...config.train, steps: ft['steps'] as number, batchSize: ft['batchSize'] as number },
+    optim: { ...config.optim, lr: ft.lr, warmupSteps: ft.warmupSteps, schedule: ft.schedule, weightDecay: ft.weightDecay, clipNorm: ft.clipNorm },
+    train: { ...config.train, steps: ft.steps, batchSize: ft.batchSize },
   };
 }
 

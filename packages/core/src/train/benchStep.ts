@@ -12,11 +12,11 @@ import { join } from 'node:path';
 import { pretrain, prepareRun } from '../cli/commands.js';
 import { createPretrainTask } from '../model/pretrainTask.js';
 import { stepRng } from './stepRng.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 
 export interface StepBenchOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   overrides?: Record<string, unknown>;
   /** Measured updates after warm-up. */

@@ -12,7 +12,7 @@ import { createPretrainTask } from '../model/pretrainTask.js';
 import { AdamW } from '../optim/adamw.js';
 import { stepRng } from './stepRng.js';
 import { applyGuardedUpdate } from './update.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 
 export interface KernelShare {
   kernel: string;
@@ -33,7 +33,7 @@ export interface StepProfile {
 }
 
 export interface StepProfileOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   overrides?: Record<string, unknown>;
   /** Unprofiled updates first (kernel compilation, allocator warm-up). */
