@@ -11,8 +11,8 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { prepareRun, Trainer, activeBackend } from '@d2v/core';
-import { MlmPretrainTask, loadPackedCorpus, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
+import { prepareRun, resolveStoredConfig, Trainer, activeBackend } from '@d2v/core';
+import { MlmPretrainTask, loadPackedCorpus, modality as text, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
 
 const args = process.argv.slice(2);
 const arg = (k: string, d: string) => {
@@ -34,13 +34,16 @@ args.forEach((a, i) => {
   }
 });
 
-const { modality, config } = await prepareRun({
+const prepared = await prepareRun({
   modality: 'text',
   configFile: d2vConfig,
   // One thread: the gradient workers run the data2vec task only. Micro-batches stay those of the data2vec run.
   overrides: { ...sets, out: join(out, 'pretrain'), resume: false, 'train.workers': 0, 'train.steps': steps, 'train.keepLast': keep, 'train.checkpointEvery': Math.max(10, Math.floor(steps / keep)) },
   log,
 });
+// The resolved config read through the text schema, typed.
+const config = resolveStoredConfig(text, prepared.config, d2vConfig, log);
+const modality = prepared.modality;
 const data = await modality.createData(config, 'train');
 const task = new MlmPretrainTask(modality, config, data, modality.createMasker(config));
 log(`mlm-baseline: ${task.describe()}; ${steps} updates on ${activeBackend()}, config of ${d2vConfig}`);
@@ -70,7 +73,7 @@ const pretrain = {
   objective: 'mlm',
   like,
   overrides: sets,
-  corpusFiles: config['data'],
+  corpusFiles: config.data,
   minutes,
   steps,
   blocksPerUpdate: config.train.batchSize * config.optim.accumulate,
