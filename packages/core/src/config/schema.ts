@@ -53,8 +53,6 @@ export type DeepPartial<C> = { [K in keyof C]?: C[K] extends OptionValue ? C[K] 
 
 type ValueOfType = { number: number; integer: number; string: string; path: string; boolean: boolean; 'number[]': number[]; 'string[]': string[]; json: OptionValue };
 type Widen<D> = D extends number ? number : D extends string ? string : D extends boolean ? boolean : D extends readonly number[] ? number[] : D extends readonly string[] ? string[] : D extends null ? null : never;
-/** The value type of `opt(def, help, { type, nullable })`: the given type, else the default's; `| null` when nullable. */
-type OptValue<D, Ty, N> = ([Ty] extends [never] ? Widen<D> : Ty extends keyof ValueOfType ? ValueOfType[Ty] : never) | (N extends true ? null : never);
 
 function inferType(v: OptionValue): OptionType {
   if (typeof v === 'number') return 'number';
@@ -65,12 +63,15 @@ function inferType(v: OptionValue): OptionType {
 
 /** Declares an option with a fixed set of string values: its value type is the union of them. */
 export function opt<const C extends readonly string[]>(def: C[number], help: string, extra: { choices: C; type?: 'string' }): OptionSpec<C[number]>;
-/** Declares an option. The type is inferred from the default unless given. */
+/**
+ * Declares an option. Its value type is the given `type`'s, else the default's (widened: a number
+ * default gives `number`); `nullable` adds `null`.
+ */
 export function opt<D extends OptionValue, Ty extends OptionType = never, N extends boolean = false>(
   def: D,
   help: string,
   extra?: { type?: Ty; nullable?: N } & Range,
-): OptionSpec<OptValue<D, Ty, N>>;
+): OptionSpec<([Ty] extends [never] ? Widen<D> : Ty extends keyof ValueOfType ? ValueOfType[Ty] : never) | (N extends true ? null : never)>;
 export function opt(def: OptionValue, help: string, extra: { choices?: readonly string[]; type?: OptionType; nullable?: boolean } & Range = {}): OptionSpec {
   const { min, max, gt, lt } = extra;
   const range = [min, max, gt, lt].some((b) => b !== undefined) ? { min, max, gt, lt } : undefined;
