@@ -151,20 +151,22 @@ console.log(JSON.stringify({
   it('a strict TypeScript consumer compiles against the published types (skipLibCheck off)', async () => {
     writeFileSync(
       join(app, 'consumer.ts'),
-      `import { pretrain, resolveConfig, D2vError, type Modality, type PretrainOutcome, type RunOptions } from '@d2v/core';
+      `import { pretrain, resolveConfig, D2vError, type AnyModality, type PretrainOutcome, type RunOptions } from '@d2v/core';
 import { pretrainSteps, tensorCountIsFlat } from '@d2v/core/testing';
 import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality as vision, blockMask, type VisionOptions } from '@d2v/vision';
 import { modality as speech } from '@d2v/speech';
 import { modality as text, loadStdlibCorpus } from '@d2v/text';
 
-const modalities: Modality[] = [vision, speech, text];
+const modalities: AnyModality[] = [vision, speech, text];
 const options: RunOptions = { modality: vision, overrides: { 'train.steps': 2 } };
 export async function run(): Promise<PretrainOutcome> {
   return pretrain(options);
 }
 export const presetNames: string[] = modalities.flatMap((m) => Object.keys(m.presets));
 export const config = resolveConfig({ modality: vision.name, modalitySchema: vision.schema, presets: vision.presets, preset: 'tiny' });
+// The config is typed by vision's schema: options read without casts.
+export const maskRatio: number = config.masking.ratio;
 export const mask = blockMask;
 export const helpers = [pretrainSteps, tensorCountIsFlat, loadStdlibCorpus, calibrateUpdateSeconds, scriptArgs] as const;
 export type Options = VisionOptions;

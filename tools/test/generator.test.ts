@@ -92,7 +92,7 @@ describe('d2v-new-modality sensors', () => {
     expect(created.stderr).toBe('');
     expect(created.code).toBe(0);
     for (const f of ['package.json', 'tsconfig.json', 'vitest.config.ts', 'README.md', 'scripts/make-example-data.ts']) expect(existsSync(join(pkg, f))).toBe(true);
-    for (const f of ['encoder', 'masking', 'data', 'head', 'inference', 'modality', 'index']) expect(existsSync(join(pkg, 'src', `${f}.ts`))).toBe(true);
+    for (const f of ['encoder', 'masking', 'data', 'head', 'inference', 'schema', 'modality', 'index']) expect(existsSync(join(pkg, 'src', `${f}.ts`))).toBe(true);
     const meta = JSON.parse(readFileSync(join(pkg, 'package.json'), 'utf8'));
     expect(meta).toMatchObject({ name: '@d2v/sensors', nx: { name: 'sensors' }, d2v: { modality: true }, exports: { '.': './src/index.ts' } });
     const coreVersion = JSON.parse(readFileSync(join(REPO, 'packages/core/package.json'), 'utf8')).version;
@@ -152,7 +152,7 @@ describe('d2v-new-modality sensors', () => {
     const losses = records.filter((x) => typeof x.loss === 'number').map((x) => x.loss as number);
     expect(losses.length).toBeGreaterThanOrEqual(4);
     for (const l of losses) expect(Number.isFinite(l)).toBe(true);
-    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ preset: 'tiny-v2', objective: { version: 2, clones: 4 }, masking: { exactFraction: 0.5 } });
+    expect(JSON.parse(readFileSync(join(out, 'config.json'), 'utf8'))).toMatchObject({ preset: 'tiny-v2', objective: { version: 2, clones: 4 }, masking: { ratio: 0.5 } });
   });
 
   it('embeds through the d2v command; predict on a pretraining run says there is no head', async () => {

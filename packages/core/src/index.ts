@@ -32,6 +32,8 @@ export type { MultiMask } from './model/data2vec2.js';
 export { ConvDecoder } from './model/decoder.js';
 export { createPretrainTask } from './model/pretrainTask.js';
 export type { PretrainTask } from './model/pretrainTask.js';
+export { createDownstreamTask } from './model/downstreamTask.js';
+export type { DownstreamTaskSpec, HeadTask } from './model/downstreamTask.js';
 
 // Optimisation and training
 export { AdamW, clipByGlobalNorm, clipScale, globalNorm } from './optim/adamw.js';
@@ -48,15 +50,18 @@ export type { TrainTask, LossResult } from './train/task.js';
 
 // Config, registry, CLI
 export { opt, int, describeRange, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath, suggestKey } from './config/schema.js';
-export type { OptionSpec, OptionValue, Range, Schema, ConfigTree } from './config/schema.js';
+export type { OptionSpec, OptionType, OptionValue, Range, Schema, ConfigTree, ConfigOf, DeepPartial } from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
-export { resolveConfig, fullSchema, readConfigFile } from './config/resolve.js';
+export { resolveConfig, resolveStoredConfig, fullSchema, readConfigFile } from './config/resolve.js';
 export { quickPreset } from './config/quickPreset.js';
-export type { ResolvedConfig, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
+export { maskRatio, spanMasking } from './config/masking.js';
+export { RENAMED_KEYS } from './config/renamed.js';
+export type { ResolvedConfig, ResolvedConfigOf, PresetOf, PresetsOf, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
 export type { RegisterOptions } from './registry/registrations.js';
 export type {
   Modality,
+  AnyModality,
   Batch,
   Features,
   Embedded,

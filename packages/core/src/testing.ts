@@ -7,10 +7,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { resolveConfig, type ResolvedConfig } from './config/resolve.js';
+import { resolveConfig, type ResolvedConfigOf } from './config/resolve.js';
+import type { Schema } from './config/schema.js';
 import { buildPretrainTask } from './run/commands.js';
 import { Trainer } from './train/trainer.js';
-import type { Modality } from './registry/modality.js';
+import type { AnyModality, Modality } from './registry/modality.js';
 import { openCheckpoint } from './cli/export.js';
 import { hfMappingOf } from './run/hfInit.js';
 import { hiddenStates } from './io/hf.js';
@@ -57,7 +58,7 @@ export interface PretrainStepsResult {
 }
 
 /** `modality`'s preset with `overrides` (dotted keys), resolved and checked (its validateConfig too) as a run's config is. */
-export function presetConfig(modality: Modality, overrides: Record<string, unknown> = {}, preset = 'tiny'): ResolvedConfig {
+export function presetConfig<S extends Schema>(modality: Modality<any, S, any>, overrides: Record<string, unknown> = {}, preset = 'tiny'): ResolvedConfigOf<S> {
   return resolveConfig({
     modality: modality.name,
     modalitySchema: modality.schema,
@@ -69,7 +70,7 @@ export function presetConfig(modality: Modality, overrides: Record<string, unkno
 }
 
 /** Pretrains `steps` updates of `modality`'s preset (default 'tiny') with `overrides`, in a fresh temp folder. */
-export async function pretrainSteps(modality: Modality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
+export async function pretrainSteps(modality: AnyModality, overrides: Record<string, unknown>, steps: number, preset = 'tiny'): Promise<PretrainStepsResult> {
   const out = tempDir(`${modality.name}-steps`);
   const config = presetConfig(modality, { out, ...overrides, 'train.steps': steps }, preset);
   const task = await buildPretrainTask(modality, config, () => {});
@@ -99,7 +100,7 @@ export function tensorCountIsFlat(counts: number[]): boolean {
  * transformers' hidden states on it) are from the recorded ones: the max abs difference of each
  * hidden state (the Transformer input first) and of the last one. Nothing is left allocated.
  */
-export async function hfFixtureDiffs(dir: string, modality: Modality, overrides: Record<string, unknown> = {}): Promise<{ hidden: number[]; last: number }> {
+export async function hfFixtureDiffs(dir: string, modality: AnyModality, overrides: Record<string, unknown> = {}): Promise<{ hidden: number[]; last: number }> {
   const { config, parts } = await openCheckpoint(dir, { modality, overrides: new Map(Object.entries(overrides)), log: () => {} });
   const mapping = hfMappingOf(modality);
   const file = join(dir, 'expected.safetensors');

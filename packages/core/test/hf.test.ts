@@ -33,12 +33,10 @@ import {
   CheckpointManager,
   type HfMapping,
   type HfBlockNames,
-  type Modality,
   type ResolvedConfig,
-  type Batch,
 } from '../src/index.js';
 import { quietRun, tensorCountIsFlat } from '../src/testing.js';
-import { modality as toy } from './fixtures/toy-modality.js';
+import { modality as toy, type ToyBatch, type ToyConfig } from './fixtures/toy-modality.js';
 
 const dirs: string[] = [];
 const tmp = (tag: string) => {
@@ -159,7 +157,7 @@ const TOY_BLOCK: HfBlockNames = {
   ls1: 'lambda_1',
   ls2: 'lambda_2',
 };
-const toyHf: HfMapping = {
+const toyHf: HfMapping<ToyConfig, ToyBatch> = {
   modelType: 'toy-hf',
   architecture: 'ToyModel',
   prefix: 'toy',
@@ -183,12 +181,12 @@ const toyHf: HfMapping = {
     ...hfLayerNorm('transformer.norm', 'layernorm'),
   ],
   batchFromInput: (x) => {
-    const xs = tf.clone(x);
-    const labels = tf.zeros([x.shape[0]!], 'int32');
-    return { size: x.shape[0]!, x: xs, labels, dispose: () => tf.dispose([xs, labels]) } as Batch;
+    const xs = tf.clone(x) as tf.Tensor3D;
+    const labels = tf.zeros([x.shape[0]!], 'int32') as tf.Tensor1D;
+    return { size: x.shape[0]!, x: xs, labels, dispose: () => tf.dispose([xs, labels]) };
   },
 };
-const toyWithHf: Modality = { ...toy, hf: toyHf };
+const toyWithHf: typeof toy = { ...toy, hf: toyHf };
 const toyConfig = (overrides: Record<string, unknown> = {}) =>
   resolveConfig({ modality: 'toy', modalitySchema: toy.schema, presets: toy.presets, preset: 'tiny', overrides: new Map(Object.entries({ 'model.layerScale': 0.1, ...overrides })) });
 

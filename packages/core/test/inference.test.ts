@@ -25,7 +25,7 @@ import {
   type Features,
 } from '../src/index.js';
 import { quietRun, tempDir, removeTempDirs, captureConsole } from '../src/testing.js';
-import { modality as toy } from './fixtures/toy-modality.js';
+import { modality as toy, type ToyConfig } from './fixtures/toy-modality.js';
 
 const TOY = resolve(__dirname, 'fixtures/toy-modality.ts');
 const { length: L, channels: C } = { length: 16, channels: 8 };
@@ -70,7 +70,7 @@ beforeAll(async () => {
 afterAll(removeTempDirs);
 
 /** The toy's own eval path: mean over time of the Transformer output. */
-function evalPathFeatures(model: D2vModel, values: Float32Array[]): Float32Array {
+function evalPathFeatures(model: D2vModel<unknown, ToyConfig>, values: Float32Array[]): Float32Array {
   const batch = toy.inference!.collate(values, model.config);
   const out = tf.tidy(() => {
     const f = model.encoder.features(batch, { training: false });

@@ -1,7 +1,7 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
-import { initBackend, resolveConfig, stepRng, stopGradient, Data2VecPretrainTask, type Batch, type MaskingStrategy } from '../src/index.js';
-import { modality as toy } from './fixtures/toy-modality.js';
+import { initBackend, resolveConfig, stepRng, stopGradient, Data2VecPretrainTask, type MaskingStrategy } from '../src/index.js';
+import { modality as toy, type ToyBatch } from './fixtures/toy-modality.js';
 import { tempDir } from '../src/testing.js';
 
 beforeAll(async () => {
@@ -41,13 +41,12 @@ describe('Data2VecPretrainTask with a shared encoder', () => {
     const masker = toy.createMasker(config);
     // The same masks with a student copy of the batch: Data2VecPretrainTask then runs the teacher's
     // encoder pass separately in prepare(), as for BERT-style masking.
-    const separate: MaskingStrategy = {
-      mask(batch: Batch, rng) {
+    const separate: MaskingStrategy<ToyBatch> = {
+      mask(batch, rng) {
         const m = masker.mask(batch, rng);
-        const b = batch as Batch & { x: tf.Tensor; labels: tf.Tensor };
-        const x = tf.clone(b.x);
-        const labels = tf.clone(b.labels);
-        return { ...m, studentBatch: { ...b, x, labels, dispose: () => tf.dispose([x, labels]) } as Batch };
+        const x = tf.clone(batch.x);
+        const labels = tf.clone(batch.labels);
+        return { ...m, studentBatch: { ...batch, x, labels, dispose: () => tf.dispose([x, labels]) } };
       },
     };
     const shared = new Data2VecPretrainTask(toy, config, data, masker);

@@ -23,7 +23,6 @@ import {
   PluginError,
   ConfigError,
   type DownstreamContext,
-  type Modality,
 } from '../src/index.js';
 import { quietRun } from '../src/testing.js';
 import { modality as toy } from './fixtures/toy-modality.js';
@@ -38,12 +37,12 @@ const fresh = () => join(tmp, `run${runs++}`);
 const weightSum = (ctx: DownstreamContext) => tf.tidy(() => ctx.transformer.namedParams().reduce((s, [, p]) => s + tf.sum(p.variable).dataSync()[0]!, 0));
 
 /** The toy modality with a probe that reports what it was given (weights and the bounding override). */
-const spy: Modality = {
+const spy: typeof toy = {
   ...toy,
   name: 'toy',
   evaluations: {
     ...toy.evaluations,
-    probe: async (ctx) => ({ accuracy: ctx.weights ? 0.75 : 0.5, weightSum: weightSum(ctx), classes: (ctx.config['toy'] as { classes: number }).classes }),
+    probe: async (ctx) => ({ accuracy: ctx.weights ? 0.75 : 0.5, weightSum: weightSum(ctx), classes: ctx.config.toy.classes }),
   },
   summaryProbe: { overrides: { 'toy.classes': 3 } },
 };
@@ -93,7 +92,7 @@ describe('end-of-pretraining summary', () => {
   });
 
   it('a modality without a probe has no summary; a misspelt summaryProbe.evaluation is an error naming it', async () => {
-    const none: Modality = { ...toy, evaluations: {}, summaryProbe: undefined };
+    const none: typeof toy = { ...toy, evaluations: {}, summaryProbe: undefined };
     expect(summaryProbeOf(none)).toBeUndefined();
     const logs: string[] = [];
     expect(await summarizePretraining({ modality: none, config: config(fresh()), runDir: fresh(), log: (m) => logs.push(m) })).toBeUndefined();

@@ -18,7 +18,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { initBackend, finetune, evaluate, barChartPng, lineChartPng, readMetrics, activeBackend, resolveCheckpointDir, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { initBackend, finetune, evaluate, barChartPng, lineChartPng, readMetrics, activeBackend, resolveCheckpointDir, resolveStoredConfig, ConfigError } from '@d2v/core';
 import { scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, bundledVoicesDir } from '../src/index.js';
 
@@ -49,8 +49,10 @@ const init = resolve(initArg);
 const initConfig = join(init, 'config.json');
 if (!existsSync(initConfig)) throw new ConfigError(`--init ${init}: no config.json (a run folder of d2v pretrain --modality speech)`, 'init');
 resolveCheckpointDir(init); // a run with a checkpoint, or a clear error now rather than after the scratch run
-const pre = JSON.parse(readFileSync(initConfig, 'utf8')) as ResolvedConfig;
-if (pre.modality !== 'speech') throw new ConfigError(`--init ${init} is a ${pre.modality} run, not speech`, 'init');
+const stored: Record<string, unknown> = JSON.parse(readFileSync(initConfig, 'utf8'));
+if (stored['modality'] !== 'speech') throw new ConfigError(`--init ${init} is a ${String(stored['modality'])} run, not speech`, 'init');
+// The run's config, read under today's option names.
+const pre = resolveStoredConfig(modality, stored, initConfig, log);
 
 const out = resolve(args.values.out);
 const corpusArg = args.values.corpus ?? join(out, '..', 'speech-voices');

@@ -41,7 +41,6 @@ import {
   CollapseError,
   ConfigError,
   type FinetuneOutcome,
-  type ResolvedConfig,
 } from '@d2v/core';
 import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
@@ -111,13 +110,13 @@ const corpusInfo = JSON.parse(readFileSync(join(corpus, 'corpus.json'), 'utf8'))
 const base = { 'data.path': corpus, ...sets };
 
 // 2. Pretraining on both cores: the preset's batch split into one micro-batch per thread.
-const batch = (modality.presets[preset]!['train'] as { batchSize: number }).batchSize;
+const batch = resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset }).train.batchSize;
 const par = workers > 0 ? { 'train.workers': workers, 'optim.accumulate': workers + 1, 'train.batchSize': Math.round(batch / (workers + 1)) } : {};
 // --reuse-pretrain: keep an earlier run's pretraining (same --out) and only redo the fine-tuning.
 const pre = join(out, 'pretrain');
 const reuse = args.switches['reuse-pretrain'] && existsSync(join(pre, 'checkpoints'));
 if (reuse && existsSync(join(pre, 'config.json'))) {
-  const was = (JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8')) as ResolvedConfig).preset;
+  const was: unknown = JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8'))['preset'];
   if (was !== preset) throw new ConfigError(`--reuse-pretrain: ${pre} was pretrained with preset '${was}', not '${preset}'; pass --preset ${was}`, 'preset');
 }
 const earlier = reuse && existsSync(join(out, 'results.json')) ? (JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as { pretrain: { minutes: number; steps: number } }).pretrain : null;
@@ -161,7 +160,8 @@ const pr = reuse
       log(`evidence: ${err.message} -> fine-tuning from the last checkpoint`);
       return null;
     });
-const c = pr?.config ?? resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(preOverrides)) });
+// The pretraining's config (pretrain resolved the same preset and options).
+const c = resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(preOverrides)) });
 const preLog = readMetrics(join(pre, 'metrics.jsonl')).filter((r) => typeof r['loss'] === 'number');
 const preLosses = pr?.losses ?? preLog.map((r) => r['loss'] as number);
 // Reused without its results.json (e.g. a run stopped during fine-tuning): the logged update times, summed.
@@ -173,8 +173,8 @@ const utterancesPerSecond = pr?.itemsPerSecond ?? (c.train.batchSize * c.optim.a
 
 // Frames per pretraining utterance: every micro-batch is cropped to its shortest row (at most
 // data.maxSampleLength), so the exact count follows from the utterance lengths and the batch plan.
-const src = new SpeechDataSource(loadSpeechSplit(c, 'train'), { seed: c.seed, shuffle: true, pad: false, maxSampleLength: (c['data'] as { maxSampleLength: number }).maxSampleLength });
-const minLen = (c['data'] as { minSampleLength: number }).minSampleLength;
+const src = new SpeechDataSource(loadSpeechSplit(c, 'train'), { seed: c.seed, shuffle: true, pad: false, maxSampleLength: c.data.maxSampleLength });
+const minLen = c.data.minSampleLength;
 let frames = 0;
 let seen = 0;
 const micro = steps * c.optim.accumulate;
@@ -263,8 +263,8 @@ const summary = {
     firstLoss: preLosses[0],
     lastLoss: preLosses.at(-1),
     model: c.model,
-    speech: c['speech'],
-    hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c['masking'] },
+    speech: c.speech,
+    hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c.masking },
   },
   marks: withMarks ? { probeCorpus, random: probeRandom, checkpoints: marks } : null,
   finetune: fr.pretrained
@@ -272,7 +272,7 @@ const summary = {
         labelledUtterances: labels,
         steps: ftSteps,
         lr: fr.pretrained.lr,
-        freezeFeatureEncoder: (c['finetune'] as { freezeFeatureEncoder: boolean }).freezeFeatureEncoder,
+        freezeFeatureEncoder: c.finetune.freezeFeatureEncoder,
         minutesInParallel: ftSec / 60,
         pretrained: fr.pretrained.metrics,
         scratch: fr.scratch?.metrics ?? null,

@@ -14,9 +14,9 @@ import {
   DataError,
   Linear,
   Module,
-  ModuleGroup,
   classificationMetrics,
   confusionMatrixPng,
+  createDownstreamTask,
   crossEntropy,
   maskedMeanOverTime,
   suggestKey,
@@ -24,16 +24,16 @@ import {
   weightsUnder,
   type DownstreamContext,
   type DownstreamTask,
-  type ParamInfo,
   type ProbeData,
-  type ResolvedConfig,
+  type Rng,
 } from '@d2v/core';
 import type { SpeechEncoder } from './encoder.js';
 import { SpeechDataSource, sortedBatches, type SpeechBatch } from './data/source.js';
 import type { SpeechDataset } from './data/dataset.js';
 import { encodeUtterances, finetuneForward, type SpeechForwardOptions } from './utterances.js';
-import { labelledSubset } from './ctcTask.js';
-import { classifyOptions, classifySource, finetuneOptions, loadSpeechSplit, maskingOptions, probeOptions } from './options.js';
+import { labelledSubset, type SpeechContext } from './ctcTask.js';
+import { classifySource, loadSpeechSplit } from './options.js';
+import type { SpeechConfig } from './schema.js';
 
 /** HF's `projector` and `classifier`: Linear, masked mean over time, Linear. */
 export class UtteranceClassifierHead extends Module {
@@ -85,8 +85,8 @@ function lineOf(file: string | undefined, label: string): number | undefined {
  * Class names in id order: classify.classes when set, else the sorted distinct train labels.
  * Every label of every given split must be one of them (a DataError names the file and line).
  */
-export function classNames(c: ResolvedConfig, train: SpeechDataset, ...others: SpeechDataset[]): string[] {
-  const set = classifyOptions(c).classes;
+export function classNames(c: SpeechConfig, train: SpeechDataset, ...others: SpeechDataset[]): string[] {
+  const set = c.classify.classes;
   const classes = set.length ? [...set] : [...new Set(labelsOf(train))].sort();
   if (new Set(classes).size !== classes.length) throw new ConfigError(`classify.classes lists a class twice: ${classes.join(', ')}`, 'classify.classes');
   if (classes.length < 2) throw new DataError(train.labelFile ?? train.source, `${classes.length} class (${classes.join('') || 'none'}): classification needs at least two`);
@@ -129,30 +129,28 @@ export function classifyDataset(encoder: SpeechEncoder, transformer: DownstreamC
 }
 
 /** Accuracy, macro F1 and per-class F1 on `test`, with the confusion matrix drawn to `<out>/confusion.png`. */
-async function testMetrics(ctx: DownstreamContext, head: UtteranceClassifierHead, test: SpeechDataset, classes: string[]): Promise<Record<string, number>> {
+async function testMetrics(ctx: SpeechContext, head: UtteranceClassifierHead, test: SpeechDataset, classes: string[]): Promise<Record<string, number>> {
   const c = ctx.config;
-  const preds = classifyDataset(ctx.encoder as SpeechEncoder, ctx.transformer, head, test, finetuneOptions(c).evalBatchSize);
+  const preds = classifyDataset(ctx.encoder, ctx.transformer, head, test, c.finetune.evalBatchSize);
   const m = classificationMetrics(preds, idsOf(labelsOf(test), classes), classes.length);
   const plot = join(c.out, 'confusion.png');
-  await confusionMatrixPng(plot, { title: `${classifyOptions(c).labels} ID: ${test.length} test utterances, accuracy ${(100 * m.accuracy).toFixed(1)}%`, classes, matrix: m.confusion });
+  await confusionMatrixPng(plot, { title: `${c.classify.labels} ID: ${test.length} test utterances, accuracy ${(100 * m.accuracy).toFixed(1)}%`, classes, matrix: m.confusion });
   ctx.log(`d2v: test accuracy ${(100 * m.accuracy).toFixed(2)}%, macro F1 ${m.macroF1.toFixed(4)} on ${test.length} utterances, ${classes.length} classes; confusion matrix: ${plot}`);
   return { accuracy: m.accuracy, macroF1: m.macroF1, testUtterances: test.length, classes: classes.length };
 }
 
-/** A fine-tuned checkpoint's `classifier.*` weights (a pretraining or CTC checkpoint has none). */
 /** Parameter prefix of the utterance classifier in a fine-tuned checkpoint. */
 export const CLASSIFY_HEAD = 'classifier';
 
-/** The saved utterance classifier of a fine-tuned checkpoint (undefined when it has none). */
-function savedHead(ctx: Pick<DownstreamContext, 'weights'>): Record<string, tf.Tensor> | undefined {
-  return weightsUnder(ctx.weights, `${CLASSIFY_HEAD}.`);
+/** A batch of utterances with their class ids (`classes`), for the fine-tuning loss. */
+interface LabelledSpeechBatch extends SpeechBatch {
+  classIds: tf.Tensor1D;
 }
 
-export async function createClassifyTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+export async function createClassifyTask(ctx: SpeechContext): Promise<DownstreamTask> {
   const c = ctx.config;
-  const ft = finetuneOptions(c);
-  const m = maskingOptions(c);
-  const cl = classifyOptions(c);
+  const ft = c.finetune;
+  const cl = c.classify;
   const from = classifySource(c);
   const all = loadSpeechSplit(c, 'train', from);
   const train = labelledSubset(all, ft.labelledUtterances, c.seed);
@@ -161,58 +159,49 @@ export async function createClassifyTask(ctx: DownstreamContext): Promise<Downst
   // The run's config.json (and its checkpoints) record the class names in id order, as HF's id2label.
   cl.classes = classes;
   const head = new UtteranceClassifierHead(c.model.dim, cl.projDim, classes.length, c.seed + 31);
-  const saved = savedHead(ctx);
-  if (saved) head.loadState(saved, 'utterance classifier head');
-  const encoder = ctx.encoder as SpeechEncoder;
+  const encoder = ctx.encoder;
   if (ft.freezeFeatureEncoder) encoder.extractor.setTrainable(false);
-  const model = new ModuleGroup({ encoder, transformer: ctx.transformer, classifier: head });
   const bs = c.train.batchSize;
   // A class can go with a length (a voice's speaking rate): an exact length sort would give every
   // epoch the same class-skewed batches, so batches are drawn at random within length buckets.
   const source = new SpeechDataSource(train, { seed: c.seed, shuffle: true, pad: true, buckets: Math.max(1, Math.floor(train.length / (8 * bs))) });
   const ids = idsOf(labelsOf(train), classes);
-  ctx.log(`d2v: ${cl.labels} classification (${classes.length} classes) on ${train.length} labelled utterances (${train.source}), testing on ${test.length} (${test.source})`);
-  return {
-    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
-    loss(index, rng) {
-      const rows = source.indices(index, bs);
-      const batch = source.collate(rows, rng);
-      const y = tf.tensor1d(Int32Array.from(rows, (i) => ids[i]!), 'int32');
-      try {
-        const logits = classifyLogits(encoder, ctx.transformer, head, batch, finetuneForward(m, rng));
-        return { loss: crossEntropy(logits, y) };
-      } finally {
-        y.dispose();
+  const labelled = (index: number, batchSize: number, rng: Rng): LabelledSpeechBatch => {
+    const rows = source.indices(index, batchSize);
+    const batch = source.collate(rows, rng);
+    const classIds = tf.tensor1d(Int32Array.from(rows, (i) => ids[i]!), 'int32');
+    return {
+      ...batch,
+      classIds,
+      dispose() {
+        classIds.dispose();
         batch.dispose();
-      }
-    },
-    itemsPerMicroBatch: () => ({ count: bs, unit: 'utt' }),
-    checkpointGroups: () => ({ student: model.state() }),
-    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
-    describe: () => `utterance classifier (${cl.labels}, ${classes.length} classes): mean over frames of a ${cl.projDim}-wide projection of ${c.model.depth} x ${c.model.dim} post-LN blocks; ${train.length} labelled utterances`,
-    dispose: () => head.dispose(),
-    async evaluate() {
-      model.setTraining(false);
-      try {
-        return await testMetrics(ctx, head, test, classes);
-      } finally {
-        model.setTraining(true);
-      }
-    },
+      },
+    };
   };
+  ctx.log(`d2v: ${cl.labels} classification (${classes.length} classes) on ${train.length} labelled utterances (${train.source}), testing on ${test.length} (${test.source})`);
+  return createDownstreamTask({
+    ctx,
+    head: { name: CLASSIFY_HEAD, module: head, label: 'utterance classifier head' },
+    data: { batch: labelled },
+    loss: (batch, rng) => crossEntropy(classifyLogits(encoder, ctx.transformer, head, batch, finetuneForward(c.masking, rng)), batch.classIds),
+    metrics: () => testMetrics(ctx, head, test, classes),
+    unit: 'utt',
+    describe: () => `utterance classifier (${cl.labels}, ${classes.length} classes): mean over frames of a ${cl.projDim}-wide projection of ${c.model.depth} x ${c.model.dim} post-LN blocks; ${train.length} labelled utterances`,
+  });
 }
 
 /** `d2v eval --task classify`: test metrics of a checkpoint fine-tuned with `finetune.task classify`. */
-export async function evaluateClassify(ctx: DownstreamContext): Promise<Record<string, number>> {
+export async function evaluateClassify(ctx: SpeechContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const saved = savedHead(ctx);
+  const saved = weightsUnder(ctx.weights, `${CLASSIFY_HEAD}.`);
   if (!saved) {
     throw new ConfigError('the checkpoint has no utterance classifier (classifier.*): pass a run fine-tuned with --finetune.task classify (for a pretrained encoder use --task probe)', 'finetune.init');
   }
   const from = classifySource(c);
   const test = loadSpeechSplit(c, 'test', from);
   const classes = classNames(c, loadSpeechSplit(c, 'train', from), test);
-  const head = new UtteranceClassifierHead(c.model.dim, classifyOptions(c).projDim, classes.length, c.seed + 31);
+  const head = new UtteranceClassifierHead(c.model.dim, c.classify.projDim, classes.length, c.seed + 31);
   try {
     head.loadState(saved, `utterance classifier head (${classes.length} classes from ${from.path})`);
     ctx.encoder.setTraining(false);
@@ -224,14 +213,14 @@ export async function evaluateClassify(ctx: DownstreamContext): Promise<Record<s
 }
 
 /** Frozen features of every utterance of `ds` and their class ids. */
-function extractFeatures(ctx: DownstreamContext, ds: SpeechDataset, classes: string[], batchSize: number, topBlocks: number): ProbeData {
+function extractFeatures(ctx: SpeechContext, ds: SpeechDataset, classes: string[], batchSize: number, topBlocks: number): ProbeData {
   const dim = ctx.config.model.dim;
   const features = new Float32Array(ds.length * dim);
   const source = new SpeechDataSource(ds, { seed: 0, shuffle: false, pad: true });
   for (const idx of sortedBatches(ds.sizes, batchSize)) {
     const batch = source.collate(idx);
     try {
-      const f = utteranceFeatures(ctx.encoder as SpeechEncoder, ctx.transformer, batch, topBlocks);
+      const f = utteranceFeatures(ctx.encoder, ctx.transformer, batch, topBlocks);
       const values = f.dataSync();
       idx.forEach((i, k) => features.set(values.subarray(k * dim, (k + 1) * dim), i * dim));
       f.dispose();
@@ -243,16 +232,16 @@ function extractFeatures(ctx: DownstreamContext, ds: SpeechDataset, classes: str
 }
 
 /** `d2v eval --task probe`: logistic regression on frozen mean-pooled features (probe.topBlocks) of the classify.path utterances. */
-export async function probeEvaluation(ctx: DownstreamContext): Promise<Record<string, number>> {
+export async function probeEvaluation(ctx: SpeechContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const p = probeOptions(c);
+  const p = c.probe;
   const from = classifySource(c);
   const trainDs = loadSpeechSplit(c, 'train', from);
   const testDs = loadSpeechSplit(c, 'test', from);
   const classes = classNames(c, trainDs, testDs);
   ctx.encoder.setTraining(false);
   ctx.transformer.setTraining(false);
-  const bs = finetuneOptions(c).evalBatchSize;
+  const bs = c.finetune.evalBatchSize;
   const train = extractFeatures(ctx, trainDs, classes, bs, p.topBlocks);
   const test = extractFeatures(ctx, testDs, classes, bs, p.topBlocks);
   const r = trainLinearProbe(train, test, { dim: c.model.dim, classes: classes.length, epochs: p.epochs, lr: p.lr, batchSize: 64, weightDecay: p.weightDecay, seed: c.seed });

@@ -4,7 +4,7 @@
  * optional channel masking) kept while training, greedy decoding, WER/CER on the test split.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, ModuleGroup, Rng, ConfigError, weightsUnder, type DownstreamContext, type DownstreamTask, type ParamInfo, type ResolvedConfig } from '@d2v/core';
+import { Module, Linear, Rng, ConfigError, createDownstreamTask, weightsUnder, type DownstreamContext, type DownstreamTask } from '@d2v/core';
 import type { SpeechEncoder } from './encoder.js';
 import { SpeechDataSource, type SpeechBatch, sortedBatches } from './data/source.js';
 import { subsetDataset, type SpeechDataset } from './data/dataset.js';
@@ -13,7 +13,8 @@ import { ctcLoss } from './ctc/ctcLoss.js';
 import { greedyDecode } from './ctc/decode.js';
 import { errorRates } from './ctc/wer.js';
 import { encodeUtterances, finetuneForward, validFrames, type SpeechForwardOptions } from './utterances.js';
-import { loadSpeechSplit, maskingOptions, finetuneOptions } from './options.js';
+import { loadSpeechSplit } from './options.js';
+import type { SpeechConfig } from './schema.js';
 
 /** Linear projection to letter logits (blank, |, A-Z, '). */
 export class CtcHead extends Module {
@@ -91,72 +92,54 @@ export function labelledSubset(ds: SpeechDataset, n: number, seed: number): Spee
 /** The CTC head's name in a fine-tuned checkpoint: its parameters are `ctc_head.*`. */
 export const CTC_HEAD = 'ctc_head';
 
-/** A CTC head, with the fine-tuned checkpoint's weights when `ctx.weights` holds them (`loaded`). */
-export function headFrom(ctx: DownstreamContext, seed: number): { head: CtcHead; loaded: boolean } {
-  const head = new CtcHead(ctx.config.model.dim, VOCAB_SIZE, seed);
-  const saved = weightsUnder(ctx.weights, `${CTC_HEAD}.`);
-  if (saved) head.loadState(saved, 'CTC head');
-  return { head, loaded: saved !== undefined };
-}
+/** What speech's evaluations and fine-tuning get: the speech config and encoder. */
+export type SpeechContext = DownstreamContext<SpeechConfig, SpeechEncoder>;
 
-function describeModel(c: ResolvedConfig, n: number): string {
+function describeModel(c: SpeechConfig, n: number): string {
   return `CTC over ${VOCAB_SIZE} letters on ${c.model.depth} x ${c.model.dim} post-LN blocks; ${n} labelled utterances`;
 }
 
-export async function createCtcTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+export async function createCtcTask(ctx: SpeechContext): Promise<DownstreamTask> {
   const c = ctx.config;
-  const ft = finetuneOptions(c);
-  const m = maskingOptions(c);
-  const encoder = ctx.encoder as SpeechEncoder;
+  const ft = c.finetune;
+  const encoder = ctx.encoder;
   const train = labelledSubset(loadSpeechSplit(c, 'train'), ft.labelledUtterances, c.seed);
   const test = loadSpeechSplit(c, 'test');
-  const { head } = headFrom(ctx, c.seed + 29);
+  const head = new CtcHead(c.model.dim, VOCAB_SIZE, c.seed + 29);
   if (ft.freezeFeatureEncoder) encoder.extractor.setTrainable(false);
-  const model = new ModuleGroup({ encoder, transformer: ctx.transformer, [CTC_HEAD]: head });
-  const source = new SpeechDataSource(train, { seed: c.seed, shuffle: true, pad: true });
-  const bs = c.train.batchSize;
   ctx.log(`d2v: CTC fine-tuning on ${train.length} labelled utterances (${train.source}), testing on ${test.length} (${test.source})`);
-  return {
-    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
-    loss(index, rng) {
-      const batch = source.batch(index, bs, rng);
-      try {
-        const labels = labelsOf(batch);
-        const { logits, frames } = ctcLogits(encoder, ctx.transformer, head, batch, finetuneForward(m, rng));
-        return { loss: ctcLoss(logits, labels, frames, { reduction: 'mean', zeroInfinity: true }) as tf.Scalar };
-      } finally {
-        batch.dispose();
-      }
+  return createDownstreamTask({
+    ctx,
+    head: { name: CTC_HEAD, module: head, label: 'CTC head' },
+    data: new SpeechDataSource(train, { seed: c.seed, shuffle: true, pad: true }),
+    loss(batch, rng) {
+      const labels = labelsOf(batch);
+      const { logits, frames } = ctcLogits(encoder, ctx.transformer, head, batch, finetuneForward(c.masking, rng));
+      return ctcLoss(logits, labels, frames, { reduction: 'mean', zeroInfinity: true }) as tf.Scalar;
     },
-    itemsPerMicroBatch: () => ({ count: bs, unit: 'utt' }),
-    checkpointGroups: () => ({ student: model.state() }),
-    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
-    skippedFiles: () => [...train.skipped, ...test.skipped],
+    metrics() {
+      const r = decodeDataset(encoder, ctx.transformer, head, test, ft.evalBatchSize);
+      ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}%, CTC loss ${r.ctcLossPerLetter.toFixed(3)}/letter on ${test.length} utterances; e.g. "${r.refs[0]}" -> "${r.hyps[0]}"`);
+      return { wer: r.wer, cer: r.cer, ctcLossPerLetter: r.ctcLossPerLetter, testUtterances: test.length };
+    },
+    unit: 'utt',
     describe: () => describeModel(c, train.length),
-    dispose: () => head.dispose(),
-    async evaluate() {
-      model.setTraining(false);
-      try {
-        const r = decodeDataset(encoder, ctx.transformer, head, test, ft.evalBatchSize);
-        ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}%, CTC loss ${r.ctcLossPerLetter.toFixed(3)}/letter on ${test.length} utterances; e.g. "${r.refs[0]}" -> "${r.hyps[0]}"`);
-        return { wer: r.wer, cer: r.cer, ctcLossPerLetter: r.ctcLossPerLetter, testUtterances: test.length };
-      } finally {
-        model.setTraining(true);
-      }
-    },
-  };
+    skippedFiles: () => [...train.skipped, ...test.skipped],
+  });
 }
 
 /** `d2v eval --task ctc`: WER/CER of a fine-tuned checkpoint (it must hold the CTC head). */
-export async function evaluateCtc(ctx: DownstreamContext): Promise<Record<string, number>> {
+export async function evaluateCtc(ctx: SpeechContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const { head, loaded } = headFrom(ctx, c.seed + 29);
+  const saved = weightsUnder(ctx.weights, `${CTC_HEAD}.`);
+  if (!saved) throw new ConfigError('the checkpoint has no CTC head (ctc_head.*): pass a fine-tuned run with --finetune.init (d2v finetune --modality speech first)', 'finetune.init');
+  const head = new CtcHead(c.model.dim, VOCAB_SIZE, c.seed + 29);
   try {
-    if (!loaded) throw new ConfigError('the checkpoint has no CTC head (ctc_head.*): pass a fine-tuned run with --finetune.init (d2v finetune --modality speech first)', 'finetune.init');
+    head.loadState(saved, 'CTC head');
     const test = loadSpeechSplit(c, 'test');
     ctx.encoder.setTraining(false);
     ctx.transformer.setTraining(false);
-    const r = decodeDataset(ctx.encoder as SpeechEncoder, ctx.transformer, head, test, finetuneOptions(c).evalBatchSize);
+    const r = decodeDataset(ctx.encoder, ctx.transformer, head, test, c.finetune.evalBatchSize);
     ctx.log(`d2v: test WER ${(100 * r.wer).toFixed(2)}%, CER ${(100 * r.cer).toFixed(2)}%, CTC loss ${r.ctcLossPerLetter.toFixed(3)}/letter on ${test.length} utterances`);
     return { wer: r.wer, cer: r.cer, ctcLossPerLetter: r.ctcLossPerLetter, testUtterances: test.length };
   } finally {

@@ -26,7 +26,6 @@ import {
   applyMaskEmbedding,
   convOutputLength,
   groupedConvSame,
-  type Batch,
   type Embedded,
   type FeatureEncoder,
   type Features,
@@ -178,7 +177,7 @@ export class PositionalConv extends Module {
   }
 }
 
-export class SpeechEncoder extends Module implements FeatureEncoder {
+export class SpeechEncoder extends Module implements FeatureEncoder<SpeechBatch> {
   readonly extractor: ConvFeatureExtractor;
   readonly featureNorm: LayerNorm;
   readonly proj: Linear;
@@ -208,8 +207,7 @@ export class SpeechEncoder extends Module implements FeatureEncoder {
   }
 
   /** Projected features [B, T, dim] and the frame padding mask [B, T] (1 = padding) when rows differ in length. */
-  features(batch: Batch, _ctx: StepContext): Features {
-    const b = batch as SpeechBatch;
+  features(b: SpeechBatch, _ctx: StepContext): Features {
     const len = b.audio.shape[1];
     const T = this.frames(len);
     const valid = Array.from(b.lengths, (l) => this.frames(l));

@@ -4,8 +4,10 @@
  * The mechanics are core's (`HfMapping`); this is the table.
  */
 import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfLinear, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
+import type { SpeechBatch } from './data/source.js';
+import type { SpeechConfig } from './schema.js';
 import { collateAudio } from './data/batching.js';
-import { convLayersOf, maskingOptions, speechOptions } from './options.js';
+import { convLayersOf } from './options.js';
 
 /** One wav2vec 2.0 encoder layer (`encoder.layers.i`). */
 const BLOCK: HfBlockNames = {
@@ -20,7 +22,7 @@ const BLOCK: HfBlockNames = {
   norm2: 'final_layer_norm',
 };
 
-export const speechHf: HfMapping = {
+export const speechHf: HfMapping<SpeechConfig, SpeechBatch> = {
   modelType: 'data2vec-audio',
   architecture: 'Data2VecAudioModel',
   prefix: 'data2vec_audio',
@@ -50,12 +52,12 @@ export const speechHf: HfMapping = {
     { hf: 'layerdrop', d2v: 'model.layerDrop', training: true },
     { hf: 'feat_proj_dropout', d2v: 'speech.dropoutInput', training: true },
     // HF's mask_time_prob is fairseq's mask_prob: span starts x span length.
-    { hf: 'mask_time_prob', exportValue: (c) => maskingOptions(c).maskProb * maskingOptions(c).spanLength, training: true },
+    { hf: 'mask_time_prob', exportValue: (c) => c.masking.startProb * c.masking.spanLength, training: true },
     { hf: 'mask_time_length', d2v: 'masking.spanLength', training: true },
-    { hf: 'mask_time_min_masks', d2v: 'masking.minMasks', training: true },
+    { hf: 'mask_time_min_masks', d2v: 'masking.minSpans', training: true },
   ],
   weights: (c) => {
-    const s = speechOptions(c);
+    const s = c.speech;
     return [
       ...convLayersOf(c).flatMap((l, j) => [
         { d2v: `encoder.feature_extractor.conv.${j}.weight`, hf: `feature_extractor.conv_layers.${j}.conv.weight`, layout: { kind: 'conv' as const, kernel: [l.kernel] } },

@@ -2,6 +2,7 @@
 import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
 import type { SpeechInput } from './inference.js';
+import type { schema, SpeechConfig } from './schema.js';
 
 registerModality(modality);
 
@@ -9,19 +10,21 @@ registerModality(modality);
  * Loads a speech run (its latest checkpoint) or checkpoint folder for `embed` and `predict`:
  * inputs are WAV paths, WAV bytes or mono Float32Array samples at speech.sampleRate (16 kHz).
  */
-export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<SpeechInput>> {
-  return loadAnyModel<SpeechInput>(runOrCheckpoint, { ...o, modality });
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<SpeechInput, SpeechConfig>> {
+  return loadAnyModel<SpeechInput, typeof schema>(runOrCheckpoint, { ...o, modality });
 }
 
 export { modality, presets, pretrainSource } from './modality.js';
-export { loadSpeechSplit, convLayersOf, encoderConfig, speechOptions, dataOptions, maskingOptions, finetuneOptions, classifyOptions, probeOptions, classifySource } from './options.js';
+export { loadSpeechSplit, convLayersOf, encoderConfig, classifySource } from './options.js';
+export { schema } from './schema.js';
+export type { SpeechConfig, SpeechPreset } from './schema.js';
 export type { SpeechOptions, SpeechDataOptions, SpeechMaskingOptions, SpeechFinetuneOptions, SpeechClassifyOptions, SpeechProbeOptions } from './options.js';
 export { SpeechEncoder, ConvFeatureExtractor, PositionalConv, PAPER_CONV_LAYERS, convLayersFrom, framesForSamples, frameGeometry, frameMask } from './encoder.js';
 export type { ConvLayerSpec, SpeechEncoderConfig } from './encoder.js';
 export { conv1d } from './ops/conv1d.js';
 export { speechHf } from './hf.js';
 export { speechEncoderForwardFlops } from './flops.js';
-export { CtcHead, CTC_HEAD, headFrom, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
+export { CtcHead, CTC_HEAD, ctcLogits, decodeDataset, labelledSubset, createCtcTask, evaluateCtc } from './ctcTask.js';
 export { speechInference, minimumSamples } from './inference.js';
 export type { SpeechInput, SpeechSample } from './inference.js';
 export type { CtcForwardOptions } from './ctcTask.js';

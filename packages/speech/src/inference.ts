@@ -8,8 +8,8 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { D2vError, DataError, weightsUnder, type ModalityInference, type NamedInput, type ResolvedConfig, type SkippedInput } from '@d2v/core';
-import { CTC_HEAD, ctcLogits, headFrom } from './ctcTask.js';
+import { D2vError, DataError, weightsUnder, type ModalityInference, type NamedInput, type SkippedInput } from '@d2v/core';
+import { CTC_HEAD, CtcHead, ctcLogits } from './ctcTask.js';
 import { CLASSIFY_HEAD, UtteranceClassifierHead, classifyLogits } from './classifyTask.js';
 import { greedyDecode } from './ctc/decode.js';
 import { collateAudio } from './data/batching.js';
@@ -18,7 +18,9 @@ import { listWavFiles } from './data/dataset.js';
 import { readManifest } from './data/manifest.js';
 import { decodeWav, normalizeAudio, readWav } from './data/wav.js';
 import { framesForSamples, type SpeechEncoder } from './encoder.js';
-import { classifyOptions, convLayersOf, dataOptions, finetuneOptions, speechOptions } from './options.js';
+import { VOCAB_SIZE } from './data/letters.js';
+import { convLayersOf } from './options.js';
+import type { SpeechConfig } from './schema.js';
 
 /** A WAV file path, WAV file bytes, or mono samples at speech.sampleRate. */
 export type SpeechInput = string | Uint8Array | Float32Array;
@@ -51,18 +53,18 @@ function listInputs(paths: readonly string[]): { inputs: NamedInput<SpeechInput>
 }
 
 /** Fewest samples that give the feature encoder one frame (its receptive field: 400 with the paper's convolutions). */
-export function minimumSamples(c: ResolvedConfig): number {
+export function minimumSamples(c: SpeechConfig): number {
   const layers = convLayersOf(c);
   let field = 1;
   for (let i = layers.length - 1; i >= 0; i--) field = (field - 1) * layers[i]!.stride + layers[i]!.kernel;
   return field;
 }
 
-export const speechInference: ModalityInference<SpeechInput, SpeechSample> = {
+export const speechInference: ModalityInference<SpeechInput, SpeechSample, SpeechBatch, SpeechConfig, SpeechEncoder> = {
   inputKind: 'WAV file',
   inputsFrom: (paths) => listInputs(paths),
   load(value, name, c) {
-    const opts = { targetRate: speechOptions(c).sampleRate, normalize: dataOptions(c).normalize };
+    const opts = { targetRate: c.speech.sampleRate, normalize: c.data.normalize };
     let audio: Float32Array;
     if (typeof value === 'string') audio = readWav(value, opts);
     else if (value instanceof Float32Array) audio = opts.normalize ? normalizeAudio(value) : value;
@@ -79,11 +81,12 @@ export const speechInference: ModalityInference<SpeechInput, SpeechSample> = {
     ctc: {
       weightsPrefix: `${CTC_HEAD}.`,
       create(ctx) {
-        const { head } = headFrom(ctx, 0);
+        const head = new CtcHead(ctx.config.model.dim, VOCAB_SIZE, 0);
+        head.loadState(weightsUnder(ctx.weights, `${CTC_HEAD}.`)!, 'CTC head');
         head.setTraining(false);
         return {
           predict(batch) {
-            const { logits, frames } = ctcLogits(ctx.encoder as SpeechEncoder, ctx.transformer, head, batch as SpeechBatch, { training: false });
+            const { logits, frames } = ctcLogits(ctx.encoder, ctx.transformer, head, batch, { training: false });
             try {
               return greedyDecode(logits, { inputLengths: frames }).map((transcript) => ({ transcript }));
             } finally {
@@ -100,13 +103,13 @@ export const speechInference: ModalityInference<SpeechInput, SpeechSample> = {
       create(ctx) {
         const c = ctx.config;
         const saved = weightsUnder(ctx.weights, `${CLASSIFY_HEAD}.`)!;
-        const names = classifyOptions(c).classes;
-        const head = new UtteranceClassifierHead(c.model.dim, classifyOptions(c).projDim, names.length, 0);
+        const names = c.classify.classes;
+        const head = new UtteranceClassifierHead(c.model.dim, c.classify.projDim, names.length, 0);
         head.loadState(saved, `utterance classifier head (${names.length} classes)`);
         head.setTraining(false);
         return {
           predict(batch) {
-            const probs = tf.tidy(() => tf.softmax(classifyLogits(ctx.encoder as SpeechEncoder, ctx.transformer, head, batch as SpeechBatch, { training: false })));
+            const probs = tf.tidy(() => tf.softmax(classifyLogits(ctx.encoder, ctx.transformer, head, batch, { training: false })));
             const rows = probs.arraySync() as number[][];
             probs.dispose();
             return rows.map((p) => ({ label: names[p.indexOf(Math.max(...p))], probabilities: Object.fromEntries(names.map((n, k) => [n, p[k]])) }));
@@ -116,5 +119,5 @@ export const speechInference: ModalityInference<SpeechInput, SpeechSample> = {
       },
     },
   },
-  taskOf: (c) => finetuneOptions(c).task,
+  taskOf: (c) => c.finetune.task,
 };

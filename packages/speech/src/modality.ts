@@ -4,77 +4,20 @@
  * teacher's top K blocks, squared error x 1/sqrt(C), EMA of the Transformer only; CTC
  * fine-tuning over letters with WER/CER on the test manifest.
  */
-import { opt, int, quickPreset, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
+import { quickPreset, ConfigError, type Modality, type PresetsOf } from '@d2v/core';
 import { SpeechEncoder, checkPosConvGroups } from './encoder.js';
 import { SpanMasker } from './masking/spanMasker.js';
-import { SpeechDataSource } from './data/source.js';
+import { SpeechDataSource, type SpeechBatch } from './data/source.js';
 import { subsetDataset, indicesWhere } from './data/dataset.js';
 import { createCtcTask, evaluateCtc } from './ctcTask.js';
 import { createClassifyTask, evaluateClassify, probeEvaluation } from './classifyTask.js';
-import { convLayersOf, dataOptions, encoderConfig, finetuneOptions, loadSpeechSplit, maskingOptions } from './options.js';
+import { convLayersOf, encoderConfig, loadSpeechSplit } from './options.js';
+import { PAPER_CHANNELS, PAPER_KERNELS, PAPER_STRIDES, schema, type SpeechConfig, type SpeechPreset } from './schema.js';
 import { speechEncoderForwardFlops } from './flops.js';
 import { speechHf } from './hf.js';
 import { speechInference } from './inference.js';
 
-const PAPER_CHANNELS = [512, 512, 512, 512, 512, 512, 512];
-const PAPER_KERNELS = [10, 3, 3, 3, 3, 2, 2];
-const PAPER_STRIDES = [5, 2, 2, 2, 2, 2, 2];
-
-const schema = {
-  speech: {
-    sampleRate: int(16000, 'audio sample rate the model expects (files are resampled to it)', { min: 1 }),
-    convChannels: opt(PAPER_CHANNELS, 'feature encoder: output channels of each convolution', { min: 1 }),
-    convKernels: opt(PAPER_KERNELS, 'feature encoder: kernel of each convolution (samples, then frames)', { min: 1 }),
-    convStrides: opt(PAPER_STRIDES, 'feature encoder: stride of each convolution (product 320 = 50 frames/s at 16 kHz)', { min: 1 }),
-    posConvLayers: int(5, 'convolutional positional embedding: layers (0 = none)', { min: 0 }),
-    posConvKernel: int(19, 'convolutional positional embedding: kernel of each layer', { min: 1 }),
-    posConvGroups: int(16, 'convolutional positional embedding: channel groups (must divide model.dim)', { min: 1 }),
-    dropoutInput: opt(0, 'dropout on the projected features before masking (fairseq dropout_input)', { min: 0, lt: 1 }),
-  },
-  data: {
-    path: opt('', 'corpus: folder with train/valid/test .tsv manifests, one .tsv, or a folder of WAVs; empty = the bundled espeak-small corpus', { type: 'path' }),
-    skipBad: opt(false, 'skip and count unreadable audio files instead of stopping'),
-    normalize: opt(true, 'zero mean, unit variance per utterance (data2vec: normalize true)'),
-    cache: opt(true, 'keep decoded audio in memory after the first read'),
-    maxSampleLength: int(320000, 'pretraining: random crops of at most this many samples', { min: 1 }),
-    minSampleLength: int(32000, 'pretraining: leave out utterances shorter than this many samples', { min: 0 }),
-  },
-  masking: {
-    maskProb: opt(0.065, "pretraining: probability that a frame starts a masked span (paper p; fairseq's mask_prob = p x spanLength)", { min: 0, lt: 1 }),
-    spanLength: int(10, 'frames per masked span', { min: 1 }),
-    minMasks: int(2, 'least spans per utterance', { min: 0 }),
-    exactFraction: opt(
-      0,
-      'objective.version 2: mask exactly this fraction of the frames in every row, filling or trimming the spans at random (0 = the wav2vec 2.0 fraction maskProb x spanLength); data2vec 2.0 uses 0.5 with maskProb 0.11, spanLength 5',
-      { min: 0, lt: 1 },
-    ),
-    finetuneMaskProb: opt(0.065, 'fine-tuning: span-start probability (masking is kept while fine-tuning; 0 = off)', { min: 0, lt: 1 }),
-    channelMaskProb: opt(0.25, "fine-tuning: channel masking, fairseq's mask_channel_prob (about this fraction of channels zeroed; 0 = off)", { min: 0, lt: 1 }),
-    channelSpanLength: int(64, 'fine-tuning: channels per masked channel span', { min: 1 }),
-  },
-  finetune: {
-    task: opt('ctc', 'fine-tuning task: ctc = transcripts (letters; WER/CER on data.path), classify = one class per utterance (mean-pool + linear head on classify.path; accuracy, macro F1)', {
-      choices: ['ctc', 'classify'],
-    }),
-    labelledUtterances: int(0, 'use a seeded random subset of N labelled train utterances (0 = all)', { min: 0 }),
-    freezeFeatureEncoder: opt(true, 'keep the convolutional feature encoder frozen while fine-tuning'),
-    evalBatchSize: int(16, 'utterances per batch when decoding the test set', { min: 1 }),
-  },
-  classify: {
-    path: opt('', "utterance classification data (finetune.task classify, eval --task classify / probe): train.tsv and test.tsv with their label files; empty = the bundled espeak-voices (voice ID, 8 voices unheard in pretraining)", { type: 'path' }),
-    labels: opt('voice', "label file of each manifest, <split>.<labels>, one class name per line (make-corpus writes voice, accent and variant)"),
-    classes: opt([], 'class names in id order; empty = the sorted distinct training labels (a fine-tuned run records them here)', { type: 'string[]' }),
-    projDim: int(256, "head: width of the projection averaged over frames (HF's classifier_proj_size)"),
-  },
-  probe: {
-    topBlocks: int(0, 'probe features: the average of the last N block outputs, averaged over the frames (0 = every block, as SUPERB averages layers; 1 = the last block)'),
-    epochs: int(100, 'linear-probe epochs over the extracted features'),
-    lr: opt(3e-3, 'linear-probe Adam learning rate'),
-    weightDecay: opt(1e-3, 'linear-probe L2 penalty'),
-  },
-};
-
-const tinyConv = { convChannels: [128, 128, 128, 128, 128, 128, 128], convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES };
+const tinyConv = { convChannels: [128, 128, 128, 128, 128, 128, 128], convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES } satisfies SpeechPreset['speech'];
 
 /** data2vec speech targets and loss: instance-normed FFN outputs, squared error x 1/sqrt(C), EMA 0.999 -> 0.9999. */
 const speechObjective = {
@@ -88,14 +31,14 @@ const speechObjective = {
   headLayers: 1,
   emaStart: 0.999,
   emaEnd: 0.9999,
-};
+} satisfies SpeechPreset['objective'];
 
 /**
  * The teacher of `tiny` and `tiny-v2`. The paper's 0.999 -> 0.9999 keeps the teacher ~75% random init
  * after 300 updates (0.999^300): a short CPU run needs a teacher that follows within ~100 updates (as
  * vision's and text's tiny presets).
  */
-const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 1000, emaEncoder: false, collapseCheckAfter: 300 };
+const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 1000, emaEncoder: false, collapseCheckAfter: 300 } satisfies SpeechPreset['objective'];
 
 /** What `tiny` and `tiny-v2` share: the model, encoder, data, optimiser and fine-tuning. */
 const tinyRun = {
@@ -105,13 +48,13 @@ const tinyRun = {
   optim: { lr: 1e-3, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 10, schedule: 'tri-stage', phaseRatios: [0.05, 0.75, 0.2], initLrScale: 0.01, finalLrScale: 0.05 },
   train: { steps: 1000, batchSize: 8, logEvery: 10, checkpointEvery: 200, keepLast: 2 },
   finetune: { lr: 5e-4, steps: 600, batchSize: 8, warmupSteps: 60, schedule: 'cosine', weightDecay: 0.01, clipNorm: 10, evalBatchSize: 16 },
-};
+} satisfies SpeechPreset;
 
 const basePresets = {
   /** 7 convs x 128 channels (still 50 frames/s), 4 post-LN blocks x 192, 2 s crops: trains on a 2-core CPU. */
   tiny: {
     ...tinyRun,
-    masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
+    masking: { startProb: 0.065, spanLength: 10, minSpans: 2, finetuneStartProb: 0.05, channelRatio: 0.1, channelSpanLength: 16 },
     objective: {
       topK: 3,
       ...speechObjective,
@@ -126,7 +69,7 @@ const basePresets = {
    */
   'tiny-v2': {
     ...tinyRun,
-    masking: { maskProb: 0.11, spanLength: 5, minMasks: 2, exactFraction: 0.5, finetuneMaskProb: 0.05, channelMaskProb: 0.1, channelSpanLength: 16 },
+    masking: { startProb: 0.11, spanLength: 5, minSpans: 2, ratio: 0.5, finetuneStartProb: 0.05, channelRatio: 0.1, channelSpanLength: 16 },
     objective: {
       version: 2,
       clones: 4,
@@ -142,7 +85,7 @@ const basePresets = {
     model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0.05, layerScale: 0 },
     speech: { convChannels: PAPER_CHANNELS, convKernels: PAPER_KERNELS, convStrides: PAPER_STRIDES, posConvLayers: 5, posConvKernel: 19, posConvGroups: 16, dropoutInput: 0 },
     data: { maxSampleLength: 320000, minSampleLength: 32000 },
-    masking: { maskProb: 0.065, spanLength: 10, minMasks: 2, finetuneMaskProb: 0.065, channelMaskProb: 0.25, channelSpanLength: 64 },
+    masking: { startProb: 0.065, spanLength: 10, minSpans: 2, finetuneStartProb: 0.065, channelRatio: 0.25, channelSpanLength: 64 },
     objective: {
       topK: 8,
       ...speechObjective,
@@ -154,7 +97,7 @@ const basePresets = {
     train: { steps: 400000, batchSize: 32 },
     finetune: { lr: 5e-5, steps: 20000, batchSize: 32, warmupSteps: 2000, schedule: 'cosine', weightDecay: 0, clipNorm: 0 },
   },
-};
+} satisfies PresetsOf<typeof schema>;
 
 /** Updates of the `quick` preset: `tiny` takes about 2.3 s of CPU per update on one thread. */
 const QUICK_STEPS = 60;
@@ -166,8 +109,8 @@ export const presets = {
 };
 
 /** Pretraining data: utterances of at least data.minSampleLength, random crops of data.maxSampleLength. */
-export function pretrainSource(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): SpeechDataSource {
-  const d = dataOptions(c);
+export function pretrainSource(c: SpeechConfig, split: 'train' | 'valid' | 'test'): SpeechDataSource {
+  const d = c.data;
   const all = loadSpeechSplit(c, split);
   const keep = indicesWhere(all, (n) => n >= d.minSampleLength);
   if (keep.length === 0) {
@@ -178,46 +121,46 @@ export function pretrainSource(c: ResolvedConfig, split: 'train' | 'valid' | 'te
 }
 
 /** objective.version 2: the fraction of frames masked in every row, in (0, 1). */
-function exactMaskFraction(c: ResolvedConfig): number {
-  const m = maskingOptions(c);
-  const exactFraction = m.exactFraction > 0 ? m.exactFraction : m.maskProb * m.spanLength;
+function exactMaskFraction(c: SpeechConfig): number {
+  const m = c.masking;
+  const exactFraction = m.ratio > 0 ? m.ratio : m.startProb * m.spanLength;
   if (!(exactFraction > 0 && exactFraction < 1)) {
     throw new ConfigError(
-      `objective.version 2 with masking.exactFraction 0 masks maskProb x spanLength of the frames, which must be in (0, 1) (got ${m.maskProb} x ${m.spanLength}); set masking.exactFraction`,
-      'masking.exactFraction',
+      `objective.version 2 with masking.ratio 0 masks startProb x spanLength of the frames, which must be in (0, 1) (got ${m.startProb} x ${m.spanLength}); set masking.ratio`,
+      'masking.ratio',
     );
   }
   return exactFraction;
 }
 
 /** Cross-field checks of the speech options, run while the config is resolved. */
-function validateConfig(c: ResolvedConfig): void {
+function validateConfig(c: SpeechConfig): void {
   convLayersOf(c);
-  const s = c['speech'] as { posConvLayers: number; posConvGroups: number };
+  const s = c.speech;
   if (s.posConvLayers > 0) checkPosConvGroups(c.model.dim, s.posConvGroups);
   if (c.objective.version === 2) exactMaskFraction(c);
-  const d = dataOptions(c);
+  const d = c.data;
   if (d.minSampleLength > d.maxSampleLength) {
     throw new ConfigError(`data.minSampleLength (${d.minSampleLength}) exceeds data.maxSampleLength (${d.maxSampleLength})`, 'data.minSampleLength');
   }
 }
 
-export const modality: Modality = {
+export const modality: Modality<SpeechBatch, typeof schema, SpeechEncoder> = {
   name: 'speech',
   description: 'data2vec for speech: wav2vec 2.0 conv encoder, span masking, CTC fine-tuning; espeak-ng corpus bundled',
   schema,
-  presets: presets as unknown as Modality['presets'],
+  presets,
   defaultPreset: 'tiny',
   validateConfig,
   createEncoder: (c, seed) => new SpeechEncoder(encoderConfig(c), seed),
   createMasker: (c) => {
-    const m = maskingOptions(c);
-    const opts = { maskProb: m.maskProb, spanLength: m.spanLength, minMasks: m.minMasks };
+    const m = c.masking;
+    const opts = { maskProb: m.startProb, spanLength: m.spanLength, minMasks: m.minSpans };
     if (c.objective.version !== 2) return new SpanMasker(convLayersOf(c), opts);
     return new SpanMasker(convLayersOf(c), { ...opts, exactFraction: exactMaskFraction(c) });
   },
   createData: async (c, split) => pretrainSource(c, split),
-  createFinetuneTask: (ctx) => (finetuneOptions(ctx.config).task === 'classify' ? createClassifyTask(ctx) : createCtcTask(ctx)),
+  createFinetuneTask: (ctx) => (ctx.config.finetune.task === 'classify' ? createClassifyTask(ctx) : createCtcTask(ctx)),
   evaluations: { ctc: evaluateCtc, classify: evaluateClassify, probe: probeEvaluation },
   // `d2v pretrain` ends with the probe on the bundled espeak-voices (80 utterances: seconds per arm).
   summaryProbe: { evaluation: 'probe', metric: 'accuracy' },

@@ -23,9 +23,9 @@ export interface SpeechForwardOptions {
   topBlocks?: number;
 }
 
-/** A fine-tuning step's forward options: the masking.finetune* time and channel masks (CTC and classify alike). */
+/** A fine-tuning step's forward options: the time and channel masks of masking.finetuneStartProb and masking.channelRatio (CTC and classify alike). */
 export function finetuneForward(m: SpeechMaskingOptions, rng: Rng): SpeechForwardOptions {
-  return { training: true, rng, maskProb: m.finetuneMaskProb, spanLength: m.spanLength, channelMaskProb: m.channelMaskProb, channelSpanLength: m.channelSpanLength };
+  return { training: true, rng, maskProb: m.finetuneStartProb, spanLength: m.spanLength, channelMaskProb: m.channelRatio, channelSpanLength: m.channelSpanLength };
 }
 
 /** Valid (unpadded) frames of each row of a batch. */

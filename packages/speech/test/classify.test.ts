@@ -139,11 +139,11 @@ describe('utterance labels: bad input names the file and the line', () => {
 });
 
 describe('utterance classification head (finetune.task classify)', () => {
-  const ft = { ...small, 'finetune.task': 'classify', 'classify.path': '', 'finetune.batchSize': 8, 'finetune.lr': 3e-3, 'finetune.warmupSteps': 3, 'masking.finetuneMaskProb': 0, 'masking.channelMaskProb': 0 };
+  const ft = { ...small, 'finetune.task': 'classify', 'classify.path': '', 'finetune.batchSize': 8, 'finetune.lr': 3e-3, 'finetune.warmupSteps': 3, 'masking.finetuneStartProb': 0, 'masking.channelRatio': 0 };
 
   it('learns voice ID on held-out sentences from scratch: accuracy well above chance, flat tensor count', async () => {
     // The tiny preset's fine-tuning masks (time spans and channels) stay on.
-    const c = config({ ...ft, 'masking.finetuneMaskProb': 0.05, 'masking.channelMaskProb': 0.1, 'classify.path': corpus, 'finetune.steps': 40, out: dir('learn') });
+    const c = config({ ...ft, 'masking.finetuneStartProb': 0.05, 'masking.channelRatio': 0.1, 'classify.path': corpus, 'finetune.steps': 40, out: dir('learn') });
     const parts = buildStudent(modality, c);
     const task = await createClassifyTask({ config: c, encoder: parts.encoder, transformer: parts.transformer, log: () => {} });
     const before = await task.evaluate();

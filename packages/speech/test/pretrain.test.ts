@@ -56,7 +56,7 @@ describe('registry', () => {
       emaEncoder: false,
     });
     expect(c['speech']).toMatchObject({ convChannels: Array(7).fill(512), convKernels: [10, 3, 3, 3, 3, 2, 2], convStrides: [5, 2, 2, 2, 2, 2, 2], posConvLayers: 5, posConvGroups: 16 });
-    expect(c['masking']).toMatchObject({ maskProb: 0.065, spanLength: 10 });
+    expect(c['masking']).toMatchObject({ startProb: 0.065, spanLength: 10 });
     expect(c['finetune']).toMatchObject({ freezeFeatureEncoder: true });
     expect(c.optim).toMatchObject({ lr: 5e-4, beta2: 0.98, schedule: 'tri-stage' });
   });
@@ -67,7 +67,7 @@ describe('registry', () => {
     expect(s.convStrides.reduce((a, b) => a * b, 1)).toBe(320);
     expect(s.convKernels).toEqual([10, 3, 3, 3, 3, 2, 2]);
     expect(c.objective).toMatchObject({ targetSource: 'ffn', instanceNormTargetLayer: true, emaEncoder: false });
-    expect(c['masking']).toMatchObject({ maskProb: 0.065, spanLength: 10 });
+    expect(c['masking']).toMatchObject({ startProb: 0.065, spanLength: 10 });
   });
 });
 

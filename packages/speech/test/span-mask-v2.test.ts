@@ -122,16 +122,16 @@ describe('SpanMasker for objective.version 2', () => {
     expect(() => new SpanMasker(PAPER_CONV_LAYERS, { ...V2, exactFraction: 1 })).toThrow(RangeError);
   });
 
-  it('createMasker picks the exact count for version 2 from masking.exactFraction, else maskProb x spanLength', () => {
+  it('createMasker picks the exact count for version 2 from masking.ratio, else startProb x spanLength', () => {
     const make = (o: Record<string, unknown>) =>
       modality.createMasker(resolveConfig({ modality: 'speech', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(o)) }));
     const batch = fakeBatch([samplesFor(100), samplesFor(100)]);
     const count = (m: ReturnType<typeof make>) => rowCounts(m.mask(batch, new Rng(2)).mask!, 2, 100);
-    const v2 = { 'objective.version': 2, 'objective.clones': 4, 'masking.maskProb': 0.11, 'masking.spanLength': 5 };
-    expect(count(make({ ...v2, 'masking.exactFraction': 0.5 }))).toEqual([50, 50]);
+    const v2 = { 'objective.version': 2, 'objective.clones': 4, 'masking.startProb': 0.11, 'masking.spanLength': 5 };
+    expect(count(make({ ...v2, 'masking.ratio': 0.5 }))).toEqual([50, 50]);
     expect(count(make(v2))).toEqual([55, 55]); // 0.11 x 5
-    expect(() => make({ ...v2, 'masking.exactFraction': 1.2 })).toThrow(ConfigError);
-    expect(() => make({ 'objective.version': 2, 'masking.maskProb': 0.2 })).toThrow(/maskProb x spanLength/); // 0.2 x 10 = 2
+    expect(() => make({ ...v2, 'masking.ratio': 1.2 })).toThrow(ConfigError);
+    expect(() => make({ 'objective.version': 2, 'masking.startProb': 0.2 })).toThrow(/startProb x spanLength/); // 0.2 x 10 = 2
     // Version 1 keeps the batch-minimum count of wav2vec 2.0 / data2vec (about 49% at p 0.065, spans of 10).
     const v1 = count(make({}));
     expect(v1[0]).toBe(v1[1]);

@@ -25,7 +25,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, pretrain, finetune, evaluate, barChartPng, lineChartPng, activeBackend, resolveConfig, CheckpointManager, ConfigError, type ResolvedConfig } from '@d2v/core';
+import { initBackend, pretrain, finetune, evaluate, barChartPng, lineChartPng, activeBackend, resolveConfig, resolveStoredConfig, CheckpointManager, ConfigError } from '@d2v/core';
 import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, loadPackedCorpus, buildEmailCorpus, bundledSpamFiles } from '../src/index.js';
 
@@ -44,6 +44,9 @@ const workers = args.number('workers');
 const out = resolve(args.values.out);
 mkdirSync(out, { recursive: true });
 const log = (m: string) => console.error(m);
+
+/** A config core resolved (a run's, or its stored config.json) read through the text schema, typed; options renamed since are read under their new names. */
+const textConfig = (c: Record<string, unknown>, where: string) => resolveStoredConfig(modality, c, where, log);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 await initBackend(args.values.backend);
 
@@ -104,16 +107,16 @@ async function pretrainForBudget() {
     },
   });
   const pretrainSec = (performance.now() - t0) / 1000;
-  const { blocks } = await loadPackedCorpus(pr.config, 'train');
+  const c = textConfig(pr.config, pre);
+  const { blocks } = await loadPackedCorpus(c, 'train');
   const blockSize = blocks.blockSize;
   const realFraction = 1 - blocks.stats.paddingFraction;
-  const c = pr.config;
   const summary = {
     preset,
     objectiveVersion: c.objective.version ?? 1,
     clones: c.objective.clones ?? 1,
     corpus: corpusArg,
-    corpusFiles: pr.config['data'],
+    corpusFiles: c.data,
     minutes: pretrainSec / 60,
     calibratedSecondsPerUpdate: calibrated,
     steps,
@@ -128,7 +131,7 @@ async function pretrainForBudget() {
     firstLoss: pr.losses[0],
     lastLoss: pr.losses.at(-1),
     model: c.model,
-    hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c['masking'] },
+    hyperparameters: { lr: c.optim.lr, schedule: c.optim.schedule, ema: [c.objective.emaStart, c.objective.emaEnd, c.objective.emaAnnealSteps], topK: c.objective.topK, masking: c.masking },
   };
   return { pre, summary };
 }
@@ -140,7 +143,7 @@ function reusedPretrain(dir: string) {
   const cfgFile = join(dir, 'pretrain', 'config.json');
   // An MLM control (bench/mlm-baseline.ts) has no data2vec preset of its own to check or record.
   if (earlier['objective'] === 'mlm' || !existsSync(cfgFile)) return { ...earlier, reusedFrom: dir };
-  const cfg = JSON.parse(readFileSync(cfgFile, 'utf8')) as ResolvedConfig;
+  const cfg = textConfig(JSON.parse(readFileSync(cfgFile, 'utf8')), cfgFile);
   if (cfg.preset !== preset) throw new ConfigError(`--reuse-pretrain: ${dir}/pretrain was pretrained with preset '${cfg.preset}', not '${preset}'; pass --preset ${cfg.preset}`, 'preset');
   return { preset: cfg.preset, objectiveVersion: cfg.objective.version ?? 1, clones: cfg.objective.clones ?? 1, ...earlier, reusedFrom: dir };
 }
@@ -209,7 +212,7 @@ const results = {
           labels,
           steps: ftPre.config.train.steps,
           lr: ftPre.config.optim.lr,
-          maxTokens: (ftPre.config['finetune'] as { maxTokens: number }).maxTokens,
+          maxTokens: textConfig(ftPre.config, join(out, 'finetune-pretrained')).finetune.maxTokens,
           pretrained: ftPre.metrics,
           scratch: ftScratch?.metrics ?? null,
         }

@@ -12,9 +12,9 @@
  */
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { prepareRun, trainTask, activeBackend } from '@d2v/core';
+import { prepareRun, resolveStoredConfig, trainTask, activeBackend } from '@d2v/core';
 import { scriptArgs } from '@d2v/core/bench';
-import { createMlmTask, MLM_REPLICA, loadPackedCorpus, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
+import { createMlmTask, MLM_REPLICA, loadPackedCorpus, modality as text, BOS_ID, EOS_ID, PAD_ID } from '../src/index.js';
 
 const args = scriptArgs({
   usage: "npx tsx packages/text/bench/mlm-baseline.ts: the MLM control of a data2vec text evidence run (--like), on that run's config",
@@ -31,13 +31,15 @@ const keep = args.number('keep');
 const workers = args.number('workers');
 const sets = args.sets.set;
 
-const { config } = await prepareRun({
+const prepared = await prepareRun({
   modality: 'text',
   configFile: d2vConfig,
   // Micro-batches stay those of the data2vec run (optim.accumulate, train.batchSize); workers only spread them over threads.
   overrides: { ...sets, out: join(out, 'pretrain'), resume: false, 'train.workers': workers, 'train.steps': steps, 'train.keepLast': keep, 'train.checkpointEvery': Math.max(10, Math.floor(steps / keep)) },
   log,
 });
+// The resolved config read through the text schema, typed.
+const config = resolveStoredConfig(text, prepared.config, d2vConfig, log);
 const task = await createMlmTask({ config });
 log(`mlm-baseline: ${task.describe()}; ${steps} updates on ${activeBackend()}, config of ${d2vConfig}`);
 const t0 = performance.now();
@@ -66,7 +68,7 @@ const pretrain = {
   objective: 'mlm',
   like,
   overrides: sets,
-  corpusFiles: config['data'],
+  corpusFiles: config.data,
   minutes,
   steps,
   blocksPerUpdate: config.train.batchSize * config.optim.accumulate,

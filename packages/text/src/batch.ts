@@ -35,7 +35,7 @@ export function blockBatch(blocks: PackedBlocks, rows: ArrayLike<number>): TextB
 }
 
 /** Pre-training source: shuffled epochs over packed blocks. */
-export class PackedTextSource implements DataSource {
+export class PackedTextSource implements DataSource<TextBatch> {
   private readonly sampler: EpochSampler;
   constructor(
     readonly blocks: PackedBlocks,
@@ -138,7 +138,7 @@ export function labelledBatch(data: LabelledSequences, rows: ArrayLike<number>, 
 }
 
 /** Fine-tuning source: shuffled epochs over labelled sequences. */
-export class LabelledTextSource implements DataSource {
+export class LabelledTextSource implements DataSource<TextBatch> {
   private readonly sampler: EpochSampler;
   constructor(
     readonly data: LabelledSequences,

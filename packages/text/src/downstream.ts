@@ -4,10 +4,11 @@
  * checkpoint, and a linear probe on frozen sentence features.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ModuleGroup, trainLinearProbe, weightsUnder, type DownstreamContext, type DownstreamTask, type ParamInfo, type ProbeData } from '@d2v/core';
+import { ConfigError, ModuleGroup, createDownstreamTask, trainLinearProbe, weightsUnder, type DownstreamContext, type DownstreamTask, type FeatureEncoder, type ProbeData } from '@d2v/core';
 import { CLASSIFIER, ClassificationHead, classificationMetrics, crossEntropy, sentenceFeatures, type ClassificationMetrics, type SentencePooling } from './classifier.js';
-import { LabelledTextSource, balancedSubset, labelledBatch, type LabelledSequences } from './batch.js';
-import { finetuneOptions, loadLabelled, loadTokenizer, probeOptions } from './resources.js';
+import { LabelledTextSource, balancedSubset, labelledBatch, type LabelledSequences, type TextBatch } from './batch.js';
+import { loadLabelled, loadTokenizer } from './resources.js';
+import type { TextConfig } from './schema.js';
 import { PAD_ID } from './tokenizer/sentencepiece.js';
 
 const EVAL_BATCH = 64;
@@ -52,10 +53,8 @@ export function evaluateClassifier(ctx: DownstreamContext, head: ClassificationH
   return { ...classificationMetrics(preds, test.labels, test.labelNames.length), testExamples: test.labels.length };
 }
 
-/** A fine-tuned checkpoint's `classifier.*` weights (a pre-training checkpoint has none). */
-export function classifierWeights(ctx: DownstreamContext): Record<string, tf.Tensor> | undefined {
-  return weightsUnder(ctx.weights, `${CLASSIFIER}.`);
-}
+/** What text's evaluations and fine-tuning get: the text config and an encoder of text batches. */
+export type TextContext = DownstreamContext<TextConfig, FeatureEncoder<TextBatch>>;
 
 /** Blank, malformed (skipped) and invalid-UTF-8 lines of the two TSV files, for the log. */
 function tsvOddLines(...splits: LabelledSequences[]): string {
@@ -74,49 +73,35 @@ function summary(m: ClassificationMetrics & { testExamples: number }): Record<st
   return out;
 }
 
-export async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+export async function createFinetuneTask(ctx: TextContext): Promise<DownstreamTask> {
   const c = ctx.config;
-  const f = finetuneOptions(c);
+  const f = c.finetune;
   const tokenizer = await loadTokenizer(c);
   const all = await loadLabelled(c, 'train');
   const train = balancedSubset(all, f.labels, c.seed);
   const test = await loadLabelled(c, 'test');
   const classes = train.labelNames.length;
   const head = new ClassificationHead(c.model.dim, classes, f.headDropout, c.seed + 17);
-  const saved = classifierWeights(ctx);
-  if (saved) head.loadState(saved, 'classifier head');
-  const model = new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, [CLASSIFIER]: head });
-  model.setTraining(true);
   const source = new LabelledTextSource(train, tokenizer.padId, c.seed);
-  const bs = c.train.batchSize;
   ctx.log(
     `d2v: fine-tuning on ${source.describe()}${train.labels.length < all.labels.length ? ` (balanced subset of ${all.labels.length})` : ''}; ` +
       `testing on ${test.labels.length} from ${test.source}; ${all.truncated + test.truncated} texts cut to finetune.maxTokens ${f.maxTokens}${tsvOddLines(all, test)}`,
   );
-  return {
-    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
-    loss(index, rng) {
-      const batch = source.batch(index, bs, rng);
-      try {
-        const logits = head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, f.pool, rng), rng);
-        return { loss: crossEntropy(logits, batch.labels!) };
-      } finally {
-        batch.dispose();
-      }
-    },
-    itemsPerMicroBatch: () => ({ count: bs, unit: 'texts' }),
-    checkpointGroups: () => ({ student: model.state() }),
-    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
+  return createDownstreamTask({
+    ctx,
+    head: { name: CLASSIFIER, module: head, label: 'classifier head' },
+    data: source,
+    loss: (batch, rng) => crossEntropy(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, f.pool, rng), rng), batch.labels!),
+    metrics: () => summary(evaluateClassifier(ctx, head, test, f.pool)),
+    unit: 'texts',
     describe: () => `text classifier: ${c.model.depth} x ${c.model.dim} encoder, RoBERTa head on ${f.pool === 'bos' ? '<s>' : 'the mean over tokens'}, ${classes} classes (${train.labelNames.join(', ')})`,
-    dispose: () => head.dispose(),
-    evaluate: async () => summary(evaluateClassifier(ctx, head, test, f.pool)),
-  };
+  });
 }
 
 /** `d2v eval --task classify`: test metrics of a fine-tuned checkpoint (--init runs/text/finetune). */
-export async function classifyEvaluation(ctx: DownstreamContext): Promise<Record<string, number>> {
+export async function classifyEvaluation(ctx: TextContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const saved = classifierWeights(ctx);
+  const saved = weightsUnder(ctx.weights, `${CLASSIFIER}.`);
   if (!saved) {
     throw new ConfigError('eval --task classify needs a fine-tuned checkpoint with a classifier head (--init runs/text/finetune); for a pre-trained encoder use --task probe', 'finetune.init');
   }
@@ -124,7 +109,7 @@ export async function classifyEvaluation(ctx: DownstreamContext): Promise<Record
   const head = new ClassificationHead(c.model.dim, test.labelNames.length, 0, c.seed + 17);
   try {
     head.loadState(saved, 'classifier head');
-    const m = evaluateClassifier(ctx, head, test, finetuneOptions(c).pool);
+    const m = evaluateClassifier(ctx, head, test, c.finetune.pool);
     ctx.log(`d2v: test accuracy ${(100 * m.accuracy).toFixed(2)}%, macro F1 ${m.macroF1.toFixed(4)} on ${m.testExamples} texts from ${test.source}`);
     return summary(m);
   } finally {
@@ -133,9 +118,9 @@ export async function classifyEvaluation(ctx: DownstreamContext): Promise<Record
 }
 
 /** `d2v eval --task probe`: logistic regression on frozen sentence features (probe.labels training texts). */
-export async function probeEvaluation(ctx: DownstreamContext): Promise<Record<string, number>> {
+export async function probeEvaluation(ctx: TextContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const p = probeOptions(c);
+  const p = c.probe;
   const train = balancedSubset(await loadLabelled(c, 'train'), p.labels, c.seed);
   const test = await loadLabelled(c, 'test');
   const r = trainLinearProbe(extractSentenceFeatures(ctx, train, p.pool, p.block), extractSentenceFeatures(ctx, test, p.pool, p.block), {

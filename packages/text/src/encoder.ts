@@ -16,7 +16,6 @@ import {
   truncNormal,
   dropout,
   applyMaskEmbedding,
-  type Batch,
   type Embedded,
   type FeatureEncoder,
   type Features,
@@ -34,7 +33,7 @@ export interface TokenEncoderConfig {
   dropout: number;
 }
 
-export class TokenEncoder extends Module implements FeatureEncoder {
+export class TokenEncoder extends Module implements FeatureEncoder<TextBatch> {
   readonly tokens: tf.Variable;
   readonly positions: tf.Variable;
   readonly norm: LayerNorm;
@@ -53,8 +52,7 @@ export class TokenEncoder extends Module implements FeatureEncoder {
     this.norm = this.child('layernorm_embedding', new LayerNorm(cfg.dim));
   }
 
-  features(batch: Batch, _ctx: StepContext): Features {
-    const b = batch as TextBatch;
+  features(b: TextBatch, _ctx: StepContext): Features {
     const [n, t] = b.tokens.shape;
     if (t > this.cfg.maxPositions) {
       throw new ShapeError(`text batch has ${t} tokens per row but the learned positions cover ${this.cfg.maxPositions} (text.maxPositions); lower text.blockSize or finetune.maxTokens`);

@@ -9,6 +9,7 @@ import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
 import { tokenizerFile, tokenizerVocabSize } from './resources.js';
 import { paddingMaskFromLengths } from './data/batching.js';
 import type { TextBatch } from './batch.js';
+import type { TextConfig } from './schema.js';
 
 /** One BERT/RoBERTa layer (`encoder.layer.i`). */
 const BLOCK: HfBlockNames = {
@@ -26,7 +27,7 @@ const BLOCK: HfBlockNames = {
 /** RoBERTa numbers positions from padding id + 1 (fairseq's make_positions); d2v's table starts at position 0. */
 const POSITION_OFFSET = PAD_ID + 1;
 
-export const textHf: HfMapping = {
+export const textHf: HfMapping<TextConfig, TextBatch> = {
   modelType: 'data2vec-text',
   architecture: 'Data2VecTextModel',
   prefix: 'data2vec_text',

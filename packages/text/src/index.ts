@@ -1,6 +1,7 @@
 import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
 import type { TextInput } from './inference.js';
+import type { schema, TextConfig } from './schema.js';
 
 registerModality(modality);
 
@@ -8,12 +9,14 @@ registerModality(modality);
  * Loads a text run (its latest checkpoint) or checkpoint folder for `embed` and `predict`: inputs
  * are strings (`model.inputsFrom(paths)` reads text files a line at a time, and TSVs).
  */
-export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<TextInput>> {
-  return loadAnyModel<TextInput>(runOrCheckpoint, { ...o, modality });
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<TextInput, TextConfig>> {
+  return loadAnyModel<TextInput, typeof schema>(runOrCheckpoint, { ...o, modality });
 }
 
 // The modality and its model
-export { modality, presets, schema, createEncoder, createMasker } from './modality.js';
+export { modality, presets, createEncoder, createMasker } from './modality.js';
+export { schema } from './schema.js';
+export type { TextConfig, TextPreset } from './schema.js';
 export { TokenEncoder } from './encoder.js';
 export type { TokenEncoderConfig } from './encoder.js';
 export { textHf } from './hf.js';
@@ -23,7 +26,8 @@ export { PackedTextSource, LabelledTextSource, blockBatch, labelledBatch, encode
 export type { TextBatch, LabelledSequences } from './batch.js';
 export { ClassificationHead, CLASSIFIER, sentenceFeatures, crossEntropy, classificationMetrics } from './classifier.js';
 export type { ClassificationMetrics, SentencePooling } from './classifier.js';
-export { createFinetuneTask, classifyEvaluation, probeEvaluation, evaluateClassifier, extractSentenceFeatures, classifierWeights } from './downstream.js';
+export { createFinetuneTask, classifyEvaluation, probeEvaluation, evaluateClassifier, extractSentenceFeatures } from './downstream.js';
+export type { TextContext } from './downstream.js';
 export { textInference } from './inference.js';
 export type { TextInput, TextSample } from './inference.js';
 export { tokenizerFile, tokenizerVocabSize, loadTokenizer, loadPackedCorpus, loadLabelled, labelledFile, textFilesAt, corpusFiles } from './resources.js';

@@ -6,11 +6,11 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
-import { D2vError, DataError, type ModalityInference, type NamedInput, type Predictor, type ResolvedConfig, type SkippedInput } from '@d2v/core';
+import { D2vError, DataError, weightsUnder, type FeatureEncoder, type ModalityInference, type NamedInput, type Predictor, type SkippedInput } from '@d2v/core';
 import { encodeLabelled, labelledBatch, type TextBatch } from './batch.js';
 import { ClassificationHead, CLASSIFIER, sentenceFeatures } from './classifier.js';
-import { classifierWeights } from './downstream.js';
-import { dataOptions, finetuneOptions, labelledFile, loadTokenizer, textFilesAt } from './resources.js';
+import { labelledFile, loadTokenizer, textFilesAt } from './resources.js';
+import type { TextConfig } from './schema.js';
 import { PAD_ID } from './tokenizer/sentencepiece.js';
 import { parseLabelledLine, readLabelledTsv, TSV_HEADER } from './data/tsv.js';
 import { decodeLines, readDataFile } from './data/utf8.js';
@@ -22,8 +22,8 @@ export type TextInput = string;
 export type TextSample = Int32Array;
 
 /** The texts of one file: a line each (a TSV line's text after its tab); blank lines are no input. */
-function linesOf(file: string, c: ResolvedConfig, inputs: NamedInput<TextInput>[], skipped: SkippedInput[]): void {
-  const { lines } = decodeLines(readDataFile(file), dataOptions(c).invalidUtf8);
+function linesOf(file: string, c: TextConfig, inputs: NamedInput<TextInput>[], skipped: SkippedInput[]): void {
+  const { lines } = decodeLines(readDataFile(file), c.data.invalidUtf8);
   const tsv = /\.tsv$/i.test(file);
   lines.forEach((line, i) => {
     const name = `${file}:${i + 1}`;
@@ -38,7 +38,7 @@ function linesOf(file: string, c: ResolvedConfig, inputs: NamedInput<TextInput>[
   });
 }
 
-function listInputs(paths: readonly string[], c: ResolvedConfig): { inputs: NamedInput<TextInput>[]; skipped: SkippedInput[] } {
+function listInputs(paths: readonly string[], c: TextConfig): { inputs: NamedInput<TextInput>[]; skipped: SkippedInput[] } {
   const inputs: NamedInput<TextInput>[] = [];
   const skipped: SkippedInput[] = [];
   for (const p of paths) {
@@ -57,7 +57,7 @@ function listInputs(paths: readonly string[], c: ResolvedConfig): { inputs: Name
 }
 
 /** Label names of the run's training TSV (what the classifier's outputs mean); numbers when it cannot be read. */
-function labelNamesOf(c: ResolvedConfig, classes: number, log: (m: string) => void): string[] {
+function labelNamesOf(c: TextConfig, classes: number, log: (m: string) => void): string[] {
   const file = labelledFile(c, 'train');
   try {
     const names = readLabelledTsv(file).labelNames;
@@ -70,30 +70,30 @@ function labelNamesOf(c: ResolvedConfig, classes: number, log: (m: string) => vo
   return Array.from({ length: classes }, (_, i) => String(i));
 }
 
-export const textInference: ModalityInference<TextInput, TextSample> = {
+export const textInference: ModalityInference<TextInput, TextSample, TextBatch, TextConfig, FeatureEncoder<TextBatch>> = {
   inputKind: 'text',
   inputsFrom: (paths, c) => listInputs(paths, c),
   async load(value, name, c) {
     if (typeof value !== 'string') throw new DataError(name, `a text input is a string, got ${value === null ? 'null' : typeof value}`);
     const tokenizer = await loadTokenizer(c);
-    return encodeLabelled(tokenizer, { texts: [value], labels: new Int32Array(1), labelNames: [] }, finetuneOptions(c).maxTokens, name).sequences[0]!;
+    return encodeLabelled(tokenizer, { texts: [value], labels: new Int32Array(1), labelNames: [] }, c.finetune.maxTokens, name).sequences[0]!;
   },
   collate: (samples) => labelledBatch({ sequences: samples, labels: new Int32Array(samples.length), labelNames: [], truncated: 0, source: 'inputs' }, [...samples.keys()], PAD_ID),
   heads: {
     classify: {
       weightsPrefix: `${CLASSIFIER}.`,
-      create(ctx): Predictor {
+      create(ctx): Predictor<TextBatch> {
         const c = ctx.config;
-        const saved = classifierWeights(ctx)!;
+        const saved = weightsUnder(ctx.weights, `${CLASSIFIER}.`)!;
         const classes = saved['out_proj.weight']!.shape[1]!;
         const head = new ClassificationHead(c.model.dim, classes, 0, 0);
         head.loadState(saved, 'classifier head');
         head.setTraining(false);
         const names = labelNamesOf(c, classes, ctx.log);
-        const pool = finetuneOptions(c).pool;
+        const pool = c.finetune.pool;
         return {
           predict(batch) {
-            const probs = tf.tidy(() => tf.softmax(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch as TextBatch, pool))));
+            const probs = tf.tidy(() => tf.softmax(head.apply(sentenceFeatures(ctx.encoder, ctx.transformer, batch, pool))));
             const rows = probs.arraySync() as number[][];
             probs.dispose();
             return rows.map((p) => ({ label: names[p.indexOf(Math.max(...p))], probabilities: Object.fromEntries(names.map((n, k) => [n, p[k]])) }));

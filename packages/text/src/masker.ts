@@ -9,18 +9,17 @@
  * floor(prob x T) positions per row; core drops the masked positions from the student's input.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { MaskingStrategy, MaskResult, Batch, Rng } from '@d2v/core';
+import type { MaskingStrategy, MaskResult, Rng } from '@d2v/core';
 import { bertMask, type BertMaskOptions } from './masking/bertMask.js';
 import { randomMask } from './masking/randomMask.js';
 import type { TextBatch } from './batch.js';
 
 export type TextMaskOptions = Omit<BertMaskOptions, 'batch' | 'length'>;
 
-export class BertMasker implements MaskingStrategy {
+export class BertMasker implements MaskingStrategy<TextBatch> {
   constructor(readonly options: TextMaskOptions) {}
 
-  mask(batch: Batch, rng: Rng): MaskResult {
-    const b = batch as TextBatch;
+  mask(b: TextBatch, rng: Rng): MaskResult<TextBatch> {
     const r = bertMask(rng, b.ids, { ...this.options, batch: b.size, length: b.length });
     const tokens = tf.tensor2d(r.input, [b.size, b.length], 'int32');
     // The padding mask is shared with the original batch, which owns it.
@@ -34,13 +33,12 @@ export class BertMasker implements MaskingStrategy {
  * the paper), uniformly at random, the same count in every row of every call. Returns a mask and
  * no corrupted batch: the student encodes only the visible tokens.
  */
-export class RandomMasker implements MaskingStrategy {
+export class RandomMasker implements MaskingStrategy<TextBatch> {
   constructor(readonly prob: number) {
     if (!(prob > 0 && prob < 1)) throw new RangeError(`RandomMasker: prob must be in (0, 1) (got ${prob})`);
   }
 
-  mask(batch: Batch, rng: Rng): MaskResult {
-    const b = batch as TextBatch;
+  mask(b: TextBatch, rng: Rng): MaskResult<TextBatch> {
     const T = b.length;
     const padded = b.lengths !== undefined && b.lengths.some((n) => n < T);
     const r = randomMask(rng, { batch: b.size, length: T, prob: this.prob, validLengths: padded ? b.lengths : undefined });

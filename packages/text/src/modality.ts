@@ -6,60 +6,16 @@
  * averaged; Smooth L1 (beta 4, scale 1) at the `<mask>` positions; the EMA
  * teacher tracks the Transformer only (embeddings are shared).
  */
-import { opt, int, quickPreset, ConfigError, type Modality, type ResolvedConfig } from '@d2v/core';
+import { quickPreset, ConfigError, type Modality, type PresetsOf } from '@d2v/core';
 import { TokenEncoder } from './encoder.js';
 import { BertMasker, RandomMasker } from './masker.js';
-import { PackedTextSource } from './batch.js';
+import { PackedTextSource, type TextBatch } from './batch.js';
 import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
-import { loadPackedCorpus, maskingOptions, textOptions, tokenizerFile, tokenizerVocabSize } from './resources.js';
+import { loadPackedCorpus, tokenizerFile, tokenizerVocabSize } from './resources.js';
+import { schema, type TextConfig, type TextPreset } from './schema.js';
 import { createFinetuneTask, classifyEvaluation, probeEvaluation } from './downstream.js';
 import { textHf } from './hf.js';
 import { textInference } from './inference.js';
-
-export const schema = {
-  data: {
-    path: opt('', 'pre-training text: a .txt file or a folder of them; empty = the bundled corpus (Moby Dick + State of the Union)', { type: 'path' }),
-    validPath: opt('', 'held-out text for the valid split; empty = the bundled valid.txt (required with a custom data.path)', { type: 'path' }),
-    layout: opt('paragraph', "'paragraph': blank lines separate documents, each line a segment; 'line': one document per line", { choices: ['paragraph', 'line'] }),
-    invalidUtf8: opt('replace', 'lines with invalid UTF-8: replace the bad bytes (U+FFFD) or skip the line', { choices: ['replace', 'skip'] }),
-  },
-  tokenizer: {
-    model: opt('', 'SentencePiece .model file; empty = the bundled d2v-8k model (8000 pieces)', { type: 'path' }),
-  },
-  text: {
-    blockSize: int(512, 'tokens per pre-training block, <s> and </s> included', { min: 3 }),
-    packMode: opt('complete_doc', "block packing (fairseq sample_break_mode): 'complete_doc', 'complete' or 'none'", { choices: ['complete_doc', 'complete', 'none'] }),
-    maxPositions: int(512, 'learned position embeddings (longest input)', { min: 1 }),
-  },
-  masking: {
-    prob: opt(
-      0.15,
-      'objective.version 1: fraction of the (non-special) tokens selected for BERT corruption (0.15); version 2: fraction of the positions masked uniformly at random, exactly floor(prob x length) per row (data2vec 2.0: 0.48)',
-      { gt: 0, lt: 1 },
-    ),
-    replaceWithMask: opt(0.8, 'version 1: selected tokens replaced by <mask>', { min: 0, max: 1 }),
-    replaceRandom: opt(0.1, 'version 1: selected tokens replaced by a random token (the rest stay unchanged)', { min: 0, max: 1 }),
-    lossOn: opt('masked-input', "version 1: loss positions: 'masked-input' (where the input is <mask>, fairseq) or 'selected' (all selected tokens, BERT)", {
-      choices: ['masked-input', 'selected'],
-    }),
-  },
-  finetune: {
-    train: opt('', 'training TSV (label<TAB>text); empty = the bundled SpamAssassin train split', { type: 'path' }),
-    test: opt('', 'test TSV (label<TAB>text); empty = the bundled SpamAssassin test split', { type: 'path' }),
-    labels: int(0, 'labelled training texts used, a class-balanced seeded subset (0 = all)', { min: 0 }),
-    maxTokens: int(512, 'longest classification input in tokens (<s>/</s> included); longer texts are cut', { min: 3 }),
-    headDropout: opt(0.1, 'dropout in the classification head (before the dense layer and the projection)', { min: 0, lt: 1 }),
-    pool: opt('bos', "classifier input: the <s> output (RoBERTa) or the mean over real tokens", { choices: ['bos', 'mean'] }),
-  },
-  probe: {
-    epochs: int(100, 'linear-probe epochs over the extracted features', { min: 1 }),
-    lr: opt(3e-3, 'linear-probe Adam learning rate', { gt: 0 }),
-    weightDecay: opt(1e-4, 'linear-probe L2 penalty', { min: 0 }),
-    labels: int(0, 'labelled training texts for the probe, class-balanced (0 = all)', { min: 0 }),
-    pool: opt('mean', "sentence feature: mean over tokens or the <s> output", { choices: ['mean', 'bos'] }),
-    block: int(-1, 'representation probed: -1 = the last block, 0 = the embeddings, k = the output of block k', { min: -1 }),
-  },
-};
 
 /** data2vec text objective (paper values; the tiny preset changes only K and the EMA schedule). */
 const textObjective = {
@@ -72,7 +28,7 @@ const textObjective = {
   lossScale: 1,
   headLayers: 2,
   emaEncoder: false,
-};
+} satisfies TextPreset['objective'];
 
 /** What `tiny` and `tiny-v2` share: the model, blocks, optimiser and fine-tuning. */
 const tinyRun = {
@@ -82,7 +38,7 @@ const tinyRun = {
   train: { steps: 500, batchSize: 16, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
   finetune: { lr: 3e-4, steps: 120, batchSize: 16, warmupSteps: 12, schedule: 'cosine', weightDecay: 0.01, clipNorm: 5, labels: 200, maxTokens: 64, headDropout: 0.1 },
   probe: { labels: 200 },
-};
+} satisfies TextPreset;
 
 const basePresets = {
   /**
@@ -103,7 +59,7 @@ const basePresets = {
    */
   'tiny-v2': {
     ...tinyRun,
-    masking: { prob: 0.48 },
+    masking: { ratio: 0.48 },
     objective: {
       ...textObjective,
       version: 2,
@@ -124,14 +80,14 @@ const basePresets = {
   'paper-base': {
     model: { dim: 768, depth: 12, heads: 12, ffnDim: 3072, norm: 'post', finalNorm: false, dropout: 0.1, attentionDropout: 0.1, activationDropout: 0, layerDrop: 0, layerScale: 0 },
     text: { blockSize: 512, packMode: 'complete_doc', maxPositions: 512 },
-    masking: { prob: 0.15, replaceWithMask: 0.8, replaceRandom: 0.1, lossOn: 'masked-input' },
+    masking: { ratio: 0.15, replaceWithMask: 0.8, replaceRandom: 0.1, lossOn: 'masked-input' },
     objective: { ...textObjective, topK: 10, emaStart: 0.999, emaEnd: 0.9999, emaAnnealSteps: 100000, collapseCheckAfter: 5000 },
     optim: { lr: 2e-4, beta1: 0.9, beta2: 0.98, eps: 1e-6, weightDecay: 0.01, clipNorm: 5, schedule: 'cosine', warmupSteps: 10000, finalLrScale: 0 },
     train: { steps: 1000000, batchSize: 256 },
     // RoBERTa's GLUE recipe: lr 1e-5..3e-5, batch 16/32, 6% warm-up, linear decay, wd 0.1.
     finetune: { lr: 2e-5, steps: 2000, batchSize: 32, warmupSteps: 120, schedule: 'linear', weightDecay: 0.1, clipNorm: 0, labels: 0, maxTokens: 512, headDropout: 0.1 },
   },
-};
+} satisfies PresetsOf<typeof schema>;
 
 /** Updates of the `quick` preset: `tiny` takes about 2 s per update on 2 cores. */
 const QUICK_STEPS = 60;
@@ -143,40 +99,40 @@ export const presets = {
 };
 
 /** Lengths that must fit the learned positions; also the modality's validateConfig (run while resolving). */
-function checkLengths(c: ResolvedConfig): void {
-  const t = textOptions(c);
+function checkLengths(c: TextConfig): void {
+  const t = c.text;
   if (t.blockSize > t.maxPositions) throw new ConfigError(`text.blockSize (${t.blockSize}) exceeds text.maxPositions (${t.maxPositions})`, 'text.blockSize');
-  const maxTokens = (c['finetune'] as { maxTokens: number }).maxTokens;
+  const maxTokens = c.finetune.maxTokens;
   if (maxTokens > t.maxPositions) throw new ConfigError(`finetune.maxTokens (${maxTokens}) exceeds text.maxPositions (${t.maxPositions})`, 'finetune.maxTokens');
 }
 
-export function createEncoder(c: ResolvedConfig, seed: number): TokenEncoder {
+export function createEncoder(c: TextConfig, seed: number): TokenEncoder {
   checkLengths(c);
   const vocabSize = tokenizerVocabSize(tokenizerFile(c));
-  return new TokenEncoder({ vocabSize, dim: c.model.dim, maxPositions: textOptions(c).maxPositions, maskId: vocabSize - 1, dropout: c.model.dropout }, seed);
+  return new TokenEncoder({ vocabSize, dim: c.model.dim, maxPositions: c.text.maxPositions, maskId: vocabSize - 1, dropout: c.model.dropout }, seed);
 }
 
 /** BERT masking for objective.version 1, data2vec 2.0's random masking for version 2. */
-export function createMasker(c: ResolvedConfig): BertMasker | RandomMasker {
-  const m = maskingOptions(c);
-  if (c.objective.version === 2) return new RandomMasker(m.prob);
+export function createMasker(c: TextConfig): BertMasker | RandomMasker {
+  const m = c.masking;
+  if (c.objective.version === 2) return new RandomMasker(m.ratio);
   const vocabSize = tokenizerVocabSize(tokenizerFile(c));
   return new BertMasker({
     vocabSize,
     maskId: vocabSize - 1,
     specialIds: [BOS_ID, PAD_ID, EOS_ID],
-    maskProb: m.prob,
+    maskProb: m.ratio,
     replaceWithMask: m.replaceWithMask,
     replaceRandom: m.replaceRandom,
     lossOn: m.lossOn,
   });
 }
 
-export const modality: Modality = {
+export const modality: Modality<TextBatch, typeof schema, TokenEncoder> = {
   name: 'text',
   description: 'data2vec for text: SentencePiece tokens, RoBERTa-style post-LN Transformer, BERT masking; bundled corpus, tokenizer and spam/ham task',
   schema,
-  presets: presets as unknown as Modality['presets'],
+  presets,
   defaultPreset: 'tiny',
   validateConfig: checkLengths,
   createEncoder,
@@ -184,7 +140,7 @@ export const modality: Modality = {
   createData: async (c, split) => {
     checkLengths(c);
     const { blocks, files, read } = await loadPackedCorpus(c, split);
-    return new PackedTextSource(blocks, c.seed, files.length === 1 ? files[0]! : `${files.length} files under ${(c['data'] as { path: string }).path}`, read);
+    return new PackedTextSource(blocks, c.seed, files.length === 1 ? files[0]! : `${files.length} files under ${c.data.path}`, read);
   },
   createFinetuneTask,
   // The first entry is what `d2v eval` runs without --task: the package's eval script evaluates a fine-tuned run.

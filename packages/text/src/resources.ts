@@ -6,62 +6,30 @@
  */
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
+import { ConfigError, DataError } from '@d2v/core';
 import { SentencePieceTokenizer, buildIdMap } from './tokenizer/sentencepiece.js';
 import { parseModelProto } from './tokenizer/modelProto.js';
 import { readTextFiles, type TextFileStats } from './data/textFiles.js';
-import { packDocuments, type PackMode, type PackedBlocks } from './data/packing.js';
+import { packDocuments, type PackedBlocks } from './data/packing.js';
 import { readLabelledTsv } from './data/tsv.js';
 import { bundledCorpusFiles, bundledSpamFiles, bundledTokenizerModel } from './data/paths.js';
 import { encodeLabelled, type LabelledSequences } from './batch.js';
+import type { TextConfig } from './schema.js';
 
-export interface TextDataOptions {
-  path: string;
-  validPath: string;
-  layout: 'paragraph' | 'line';
-  invalidUtf8: 'replace' | 'skip';
-}
-
-export interface TextOptions {
-  blockSize: number;
-  packMode: PackMode;
-  maxPositions: number;
-}
-
-export interface TextMaskingOptions {
-  prob: number;
-  replaceWithMask: number;
-  replaceRandom: number;
-  lossOn: 'masked-input' | 'selected';
-}
-
-export interface TextFinetuneOptions {
-  train: string;
-  test: string;
-  labels: number;
-  maxTokens: number;
-  headDropout: number;
-  pool: 'bos' | 'mean';
-}
-
-export interface TextProbeOptions {
-  epochs: number;
-  lr: number;
-  weightDecay: number;
-  labels: number;
-  pool: 'mean' | 'bos';
-  block: number;
-}
-
-export const dataOptions = (c: ResolvedConfig) => c['data'] as TextDataOptions;
-export const textOptions = (c: ResolvedConfig) => c['text'] as TextOptions;
-export const maskingOptions = (c: ResolvedConfig) => c['masking'] as TextMaskingOptions;
-export const finetuneOptions = (c: ResolvedConfig) => c['finetune'] as TextFinetuneOptions;
-export const probeOptions = (c: ResolvedConfig) => c['probe'] as TextProbeOptions;
+/** The `data` section of a config (pretraining corpus). */
+export type TextDataOptions = TextConfig['data'];
+/** The `text` section (blocks and positions). */
+export type TextOptions = TextConfig['text'];
+/** The `masking` section (BERT masking, data2vec 2.0's random masking). */
+export type TextMaskingOptions = TextConfig['masking'];
+/** The `finetune` section: core's options and text's (labelled TSVs, head, pooling). */
+export type TextFinetuneOptions = TextConfig['finetune'];
+/** The `probe` section. */
+export type TextProbeOptions = TextConfig['probe'];
 
 /** The tokenizer model file of a config (tokenizer.model, default the bundled d2v-8k model). */
-export function tokenizerFile(c: ResolvedConfig): string {
-  return resolve((c['tokenizer'] as { model: string }).model || bundledTokenizerModel());
+export function tokenizerFile(c: TextConfig): string {
+  return resolve(c.tokenizer.model || bundledTokenizerModel());
 }
 
 const vocabCache = new Map<string, number>();
@@ -84,7 +52,7 @@ export function tokenizerVocabSize(file: string): number {
 
 const tokenizerCache = new Map<string, Promise<SentencePieceTokenizer>>();
 
-export function loadTokenizer(c: ResolvedConfig): Promise<SentencePieceTokenizer> {
+export function loadTokenizer(c: TextConfig): Promise<SentencePieceTokenizer> {
   const file = tokenizerFile(c);
   if (!tokenizerCache.has(file)) {
     const p = SentencePieceTokenizer.load(file);
@@ -114,8 +82,8 @@ export function textFilesAt(path: string): string[] {
 }
 
 /** The corpus files for a split: data.path (train) / data.validPath, defaulting to the bundled corpus. */
-export function corpusFiles(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): string[] {
-  const d = dataOptions(c);
+export function corpusFiles(c: TextConfig, split: 'train' | 'valid' | 'test'): string[] {
+  const d = c.data;
   if (split === 'train') return textFilesAt(d.path || bundledCorpusFiles().train);
   if (d.validPath) return textFilesAt(d.validPath);
   if (d.path) throw new ConfigError(`the ${split} split of a custom corpus (data.path ${d.path}) needs data.validPath`, 'data.validPath');
@@ -125,10 +93,10 @@ export function corpusFiles(c: ResolvedConfig, split: 'train' | 'valid' | 'test'
 const corpusCache = new Map<string, Promise<{ blocks: PackedBlocks; read: TextFileStats }>>();
 
 /** Tokenised and packed corpus of a split, with what reading it skipped, replaced or split (`read`). */
-export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | 'test'): Promise<{ blocks: PackedBlocks; read: TextFileStats; files: string[] }> {
+export function loadPackedCorpus(c: TextConfig, split: 'train' | 'valid' | 'test'): Promise<{ blocks: PackedBlocks; read: TextFileStats; files: string[] }> {
   const files = corpusFiles(c, split);
-  const d = dataOptions(c);
-  const t = textOptions(c);
+  const d = c.data;
+  const t = c.text;
   const key = JSON.stringify([files, d.layout, d.invalidUtf8, tokenizerFile(c), t.blockSize, t.packMode]);
   if (!corpusCache.has(key)) {
     const p = (async () => {
@@ -144,16 +112,16 @@ export function loadPackedCorpus(c: ResolvedConfig, split: 'train' | 'valid' | '
 }
 
 /** The classification TSV of a split: finetune.train / finetune.test, default the bundled spam subset. */
-export function labelledFile(c: ResolvedConfig, split: 'train' | 'test'): string {
-  const f = finetuneOptions(c);
+export function labelledFile(c: TextConfig, split: 'train' | 'test'): string {
+  const f = c.finetune;
   return resolve((split === 'train' ? f.train : f.test) || bundledSpamFiles()[split]);
 }
 
 const labelledCache = new Map<string, Promise<LabelledSequences>>();
 
 /** The classification TSV of a split (finetune.train / finetune.test, default the bundled spam subset), tokenised. */
-export function loadLabelled(c: ResolvedConfig, split: 'train' | 'test'): Promise<LabelledSequences> {
-  const f = finetuneOptions(c);
+export function loadLabelled(c: TextConfig, split: 'train' | 'test'): Promise<LabelledSequences> {
+  const f = c.finetune;
   const trainFile = labelledFile(c, 'train');
   const testFile = labelledFile(c, 'test');
   const key = JSON.stringify([split, trainFile, testFile, tokenizerFile(c), f.maxTokens]);

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, exportCheckpoint, hfConfigFor, readHfTensors, resolveConfig, type ResolvedConfig } from '@d2v/core';
+import { initBackend, exportCheckpoint, hfConfigFor, readHfTensors, resolveConfig } from '@d2v/core';
 import { hfFixtureDiffs } from '@d2v/core/testing';
 import { modality, textHf, PAD_ID } from '../src/index.js';
 
@@ -18,7 +18,7 @@ const tmp = () => {
   dirs.push(d);
   return d;
 };
-const config = (preset: string, overrides: Record<string, unknown> = {}): ResolvedConfig =>
+const config = (preset: string, overrides: Record<string, unknown> = {}) =>
   resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(overrides)) });
 const copyWith = (change: Record<string, unknown>) => {
   const dir = join(tmp(), 'hf');

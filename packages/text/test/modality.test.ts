@@ -2,14 +2,14 @@ import { describe, it, expect, beforeAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { initBackend, Transformer, maskedMeanOverTime, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError, type ResolvedConfig } from '@d2v/core';
+import { initBackend, Transformer, maskedMeanOverTime, loadModality, getModality, discoverModalities, resolveConfig, stepRng, Data2VecPretrainTask, ConfigError, DataError } from '@d2v/core';
 import { modality, TokenEncoder, sentenceFeatures, blockBatch, balancedSubset, classificationMetrics, type TextBatch, type LabelledSequences } from '../src/index.js';
 import { tempDir } from '@d2v/core/testing';
 
 // A small model: the tiny preset's code path with few FLOPs.
 const small = { 'model.dim': 32, 'model.depth': 2, 'model.heads': 2, 'model.ffnDim': 64, 'objective.topK': 2, 'text.blockSize': 48, 'train.batchSize': 4 };
 
-function config(overrides: Record<string, unknown> = {}): ResolvedConfig {
+function config(overrides: Record<string, unknown> = {}) {
   return resolveConfig({
     modality: 'text',
     modalitySchema: modality.schema,

@@ -110,11 +110,13 @@ describe('createMasker', () => {
   const make = (o: Record<string, unknown>) =>
     modality.createMasker(resolveConfig({ modality: 'text', modalitySchema: modality.schema, presets: modality.presets, preset: 'tiny', overrides: new Map(Object.entries(o)) }));
 
-  it('returns RandomMasker with masking.prob for objective.version 2 and BertMasker otherwise', () => {
-    const v2 = make({ 'objective.version': 2, 'objective.clones': 4, 'masking.prob': 0.48 });
+  it('returns RandomMasker with masking.ratio for objective.version 2 and BertMasker otherwise', () => {
+    const v2 = make({ 'objective.version': 2, 'objective.clones': 4, 'masking.ratio': 0.48 });
     expect(v2).toBeInstanceOf(RandomMasker);
     expect((v2 as RandomMasker).prob).toBe(0.48);
     expect(make({})).toBeInstanceOf(BertMasker);
-    expect(() => make({ 'objective.version': 2, 'masking.prob': 1 })).toThrow(ConfigError);
+    expect(() => make({ 'objective.version': 2, 'masking.ratio': 1 })).toThrow(ConfigError);
+    // The option's name before the masking sections were unified names the new one.
+    expect(() => make({ 'masking.prob': 0.2 })).toThrow(/option 'masking\.prob' was renamed to 'masking\.ratio'/);
   });
 });

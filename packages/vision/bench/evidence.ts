@@ -30,10 +30,10 @@ import {
   METRICS_FILE,
   type Bar,
   type LineSeries,
-  type ResolvedConfig,
+  resolveStoredConfig,
 } from '@d2v/core';
 import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
-import { modality, presets, inverseMaskedCount, debianFashionMnistDir, bundledFashionMnistDir, type VisionOptions } from '../src/index.js';
+import { modality, inverseMaskedCount, debianFashionMnistDir, bundledFashionMnistDir, type VisionConfig } from '../src/index.js';
 import { maskedCount } from '../src/masking/blockMask.js';
 
 const args = scriptArgs({
@@ -56,7 +56,7 @@ const finetuneMarks = new Set(list(args.values['finetune-marks'] ?? marks.join('
 const reuse = args.switches.reuse;
 if (!(minutes > 0)) throw new ConfigError(`--minutes must be > 0 (got ${minutes})`, 'minutes');
 for (const a of arms) {
-  if (!(a in presets)) throw new ConfigError(`--arms: vision has no preset '${a}'; presets: ${Object.keys(presets).join(', ')}`, 'arms');
+  if (!(a in modality.presets)) throw new ConfigError(`--arms: vision has no preset '${a}'; presets: ${Object.keys(modality.presets).join(', ')}`, 'arms');
 }
 if (arms.length === 0) throw new ConfigError('--arms needs at least one preset', 'arms');
 if (marks.length === 0 || marks.some((m) => !(m > 0 && m <= minutes + 1e-9))) {
@@ -64,6 +64,9 @@ if (marks.length === 0 || marks.some((m) => !(m > 0 && m <= minutes + 1e-9))) {
 }
 mkdirSync(out, { recursive: true });
 const log = (m: string) => console.error(m);
+
+/** The resolved config of a run folder (a run written before an option was renamed reads under the new name). */
+const runConfig = (dir: string): VisionConfig => resolveStoredConfig(modality, JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')), join(dir, 'config.json'), log);
 await initBackend(args.values.backend);
 
 // Pretraining uses both cores: 2 micro-batches of 32 per update, one on a worker thread.
@@ -103,10 +106,10 @@ function minutesByStep(runDir: string): Map<number, number> {
 }
 
 /** Masked patches per image of a resolved config: BEiT blocks (version 1) or inverse blocks (version 2). */
-function maskedPerImage(c: ResolvedConfig): number {
-  const v = c['vision'] as VisionOptions;
+function maskedPerImage(c: VisionConfig): number {
+  const v = c.vision;
   const g = v.imageSize / v.patchSize;
-  const o = { gridH: g, gridW: g, maskRatio: v.maskRatio };
+  const o = { gridH: g, gridW: g, maskRatio: c.masking.ratio };
   return (c.objective.version ?? 1) === 2 ? inverseMaskedCount(o) : maskedCount(o);
 }
 
@@ -145,10 +148,10 @@ for (const arm of arms) {
   const armDir = join(out, arm);
   const pre = join(armDir, 'pretrain');
   const planFile = join(armDir, 'plan.json');
-  const version = (presets as Record<string, { objective?: { version?: number } }>)[arm]!.objective?.version ?? 1;
+  const version = modality.presets[arm]?.objective?.version ?? 1;
   if (reuse && existsSync(join(pre, 'train-summary.json'))) {
     const summary = JSON.parse(readFileSync(join(pre, 'train-summary.json'), 'utf8')) as { step: number };
-    const cfg = JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8')) as ResolvedConfig;
+    const cfg = runConfig(pre);
     const plan: Plan = existsSync(planFile)
       ? (JSON.parse(readFileSync(planFile, 'utf8')) as Plan)
       : { calibratedSecondsPerUpdate: null, steps: summary.step, markSteps: [], checkpointEvery: cfg.train.checkpointEvery, keepLast: cfg.train.keepLast, wallMinutes: null };
@@ -217,7 +220,7 @@ const armResults: Record<string, Record<string, unknown>> = {};
 const curves: { arm: string; marks: MarkResult[]; last: { probe: Record<string, number>; finetune: Record<string, number> | null } }[] = [];
 for (const { arm, pre, plan } of pretrained) {
   const armDir = join(out, arm);
-  const cfg = JSON.parse(readFileSync(join(pre, 'config.json'), 'utf8')) as ResolvedConfig;
+  const cfg = runConfig(pre);
   const summary = JSON.parse(readFileSync(join(pre, 'train-summary.json'), 'utf8')) as { step: number; secondsPerStep: number; itemsPerSecond: number };
   const records = readMetrics(join(pre, METRICS_FILE));
   const at = minutesByStep(pre);
@@ -244,7 +247,7 @@ for (const { arm, pre, plan } of pretrained) {
   }
   const clones = cfg.objective.clones ?? 1;
   const masked = maskedPerImage(cfg);
-  const v = cfg['vision'] as VisionOptions;
+  const v = cfg.vision;
   armResults[arm] = {
     preset: arm,
     objectiveVersion: cfg.objective.version ?? 1,
@@ -267,7 +270,7 @@ for (const { arm, pre, plan } of pretrained) {
       ema: [cfg.objective.emaStart, cfg.objective.emaEnd],
       emaAnnealSteps: cfg.objective.emaAnnealSteps,
       topK: cfg.objective.topK,
-      maskRatio: v.maskRatio,
+      maskRatio: cfg.masking.ratio,
     },
     firstLoss: records[0]?.['loss'] ?? null,
     lastLoss: records.at(-1)?.['loss'] ?? null,

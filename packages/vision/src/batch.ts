@@ -58,7 +58,7 @@ export function makeVisionBatch(ds: ImageDataset, indices: number[], o: Batching
  * Epoch-based sampling that is a pure function of (seed, micro-batch index):
  * epoch e is a permutation drawn from Rng(seed, e), so a resumed run sees the same order.
  */
-export class ImageDataSource implements DataSource {
+export class ImageDataSource implements DataSource<VisionBatch> {
   private epoch = -1;
   private order: number[] = [];
   constructor(

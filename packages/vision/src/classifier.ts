@@ -4,7 +4,7 @@
  * cross entropy with label smoothing, optional layer-wise lr decay.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, Linear, LayerNorm, ModuleGroup, Rng, maskedMeanOverTime, layerNormNoParams, disposeOutput, type DownstreamContext, type FeatureEncoder, type Transformer } from '@d2v/core';
+import { Module, Linear, LayerNorm, Rng, maskedMeanOverTime, layerNormNoParams, disposeOutput, type DownstreamContext, type FeatureEncoder, type Transformer } from '@d2v/core';
 import type { VisionBatch } from './batch.js';
 
 export class ClassifierHead extends Module {
@@ -25,7 +25,7 @@ export class ClassifierHead extends Module {
  * outputs, each layer-normed without parameters — the representation data2vec regresses
  * (its targets average the top K blocks). `topBlocks` 1 is `pooledFeatures` in eval mode.
  */
-export function probeFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: VisionBatch, topBlocks: number, cls = false): tf.Tensor2D {
+export function probeFeatures(encoder: FeatureEncoder<VisionBatch>, transformer: Transformer, batch: VisionBatch, topBlocks: number, cls = false): tf.Tensor2D {
   if (topBlocks <= 1) return pooledFeatures(encoder, transformer, batch, false, undefined, cls);
   return tf.tidy(() => {
     const e = encoder.embed(encoder.features(batch, { training: false }), { training: false });
@@ -39,7 +39,7 @@ export function probeFeatures(encoder: FeatureEncoder, transformer: Transformer,
 }
 
 /** Mean over patch tokens (CLS excluded) of the Transformer output: [B, dim]. */
-export function pooledFeatures(encoder: FeatureEncoder, transformer: Transformer, batch: VisionBatch, training: boolean, rng?: Rng, cls = false): tf.Tensor2D {
+export function pooledFeatures(encoder: FeatureEncoder<VisionBatch>, transformer: Transformer, batch: VisionBatch, training: boolean, rng?: Rng, cls = false): tf.Tensor2D {
   return tf.tidy(() => {
     const f = encoder.features(batch, { training, rng });
     const e = encoder.embed(f, { training, rng });
@@ -72,6 +72,3 @@ export function applyLayerDecay(ctx: DownstreamContext, decay: number): void {
 /** The head's name in a fine-tuned checkpoint: its parameters are `classifier.*`. */
 export const CLASSIFIER = 'classifier';
 
-export function classifierModel(ctx: DownstreamContext, head: ClassifierHead): ModuleGroup {
-  return new ModuleGroup({ encoder: ctx.encoder, transformer: ctx.transformer, [CLASSIFIER]: head });
-}

@@ -8,7 +8,7 @@
  * be far slower on tfjs-wasm.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Module, Linear, Rng, truncNormal, applyMaskEmbedding, type Batch, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
+import { ConfigError, Module, Linear, Rng, truncNormal, applyMaskEmbedding, type Embedded, type FeatureEncoder, type Features, type StepContext } from '@d2v/core';
 import type { VisionBatch } from './batch.js';
 
 export interface PatchEncoderConfig {
@@ -90,9 +90,8 @@ export class PatchEncoder extends Module implements FeatureEncoder {
     return this.numPatches + (this.cfg.cls ? 1 : 0);
   }
 
-  features(batch: Batch, _ctx: StepContext): Features {
-    const b = batch as VisionBatch;
-    return { features: this.proj.apply(b.patches) as tf.Tensor3D, grid: [this.grid, this.grid] };
+  features(batch: VisionBatch, _ctx: StepContext): Features {
+    return { features: this.proj.apply(batch.patches) as tf.Tensor3D, grid: [this.grid, this.grid] };
   }
 
   embed(f: Features, ctx: StepContext & { mask?: tf.Tensor2D }): Embedded {

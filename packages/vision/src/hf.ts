@@ -4,9 +4,9 @@
  * (`HfMapping`); this is the table.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfTransformerWeights, type HfBlockNames, type HfMapping, type ResolvedConfig } from '@d2v/core';
+import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
 import { patchify, type VisionBatch } from './batch.js';
-import { vis } from './options.js';
+import type { VisionConfig } from './schema.js';
 
 /** One BEiT block (`encoder.layer.i`); its key projection has no bias. */
 const BLOCK: HfBlockNames = {
@@ -24,7 +24,7 @@ const BLOCK: HfBlockNames = {
   ls2: 'lambda_2',
 };
 
-export const visionHf: HfMapping = {
+export const visionHf: HfMapping<VisionConfig, VisionBatch> = {
   modelType: 'data2vec-vision',
   architecture: 'Data2VecVisionModel',
   prefix: 'data2vec_vision',
@@ -49,7 +49,7 @@ export const visionHf: HfMapping = {
     { hf: 'drop_path_rate', value: 0, training: true },
   ],
   weights: (c) => {
-    const v = vis(c);
+    const v = c.vision;
     return [
       { d2v: 'encoder.patch_embed.weight', hf: 'embeddings.patch_embeddings.projection.weight', layout: { kind: 'conv', kernel: [v.patchSize, v.patchSize] } },
       { d2v: 'encoder.patch_embed.bias', hf: 'embeddings.patch_embeddings.projection.bias' },
@@ -64,7 +64,7 @@ export const visionHf: HfMapping = {
   },
   /** pixel_values [B, C, H, W] (already normalised) -> patches, as the data pipeline cuts them. */
   batchFromInput: (input, c) => {
-    const v = vis(c);
+    const v = c.vision;
     const [b, ch, h, w] = input.shape;
     if (input.rank !== 4 || ch !== v.channels || h !== v.imageSize || w !== v.imageSize) {
       throw new ShapeError(`pixel_values must be [B, ${v.channels}, ${v.imageSize}, ${v.imageSize}] for this config, got [${input.shape}]`);

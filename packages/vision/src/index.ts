@@ -1,6 +1,7 @@
 import { registerModality, loadModel as loadAnyModel, type D2vModel, type LoadModelOptions } from '@d2v/core';
 import { modality } from './modality.js';
 import type { VisionInput } from './inference.js';
+import type { schema, VisionConfig } from './schema.js';
 
 registerModality(modality);
 
@@ -8,12 +9,14 @@ registerModality(modality);
  * Loads a vision run (its latest checkpoint) or checkpoint folder for `embed` and `predict`:
  * inputs are image paths, encoded image bytes (PNG, JPEG, WebP) or [height, width, channels] pixel tensors.
  */
-export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<VisionInput>> {
-  return loadAnyModel<VisionInput>(runOrCheckpoint, { ...o, modality });
+export function loadModel(runOrCheckpoint: string, o: Omit<LoadModelOptions, 'modality'> = {}): Promise<D2vModel<VisionInput, VisionConfig>> {
+  return loadAnyModel<VisionInput, typeof schema>(runOrCheckpoint, { ...o, modality });
 }
 
 export { modality, presets, loadSplit, extractFeatures } from './modality.js';
 export { batching as batchingOptions } from './options.js';
+export { schema } from './schema.js';
+export type { VisionConfig, VisionPreset } from './schema.js';
 export type { VisionOptions, VisionDataOptions } from './options.js';
 export { PatchEncoder, relativePositionIndex } from './encoder.js';
 export { visionHf } from './hf.js';

@@ -6,13 +6,15 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, statSync } from 'node:fs';
-import { D2vError, DataError, weightsUnder, type ModalityInference, type NamedInput, type Predictor, type ResolvedConfig, type SkippedInput } from '@d2v/core';
+import { D2vError, DataError, weightsUnder, type ModalityInference, type NamedInput, type Predictor, type SkippedInput } from '@d2v/core';
 import { makeVisionBatch, type VisionBatch } from './batch.js';
 import { CLASSIFIER, ClassifierHead, pooledFeatures } from './classifier.js';
 import { datasetClassNames, InMemoryImageDataset } from './data/dataset.js';
 import { decodeImage, imagesUnder, IMAGE_EXTENSIONS, type ImageSource } from './data/imageFolder.js';
 import { bundledFashionMnistDir } from './data/paths.js';
-import { batching, dat, vis } from './options.js';
+import { batching } from './options.js';
+import type { PatchEncoder } from './encoder.js';
+import type { VisionConfig } from './schema.js';
 
 /** An image file path, encoded image bytes, or a [height, width(, channels)] tensor of 0-255 pixel values. */
 export type VisionInput = string | Uint8Array | tf.Tensor;
@@ -45,8 +47,8 @@ function listInputs(paths: readonly string[]): { inputs: NamedInput<VisionInput>
 }
 
 /** Class names of the run's training data (what the classifier's outputs mean); numbers when they cannot be read. */
-function classNamesOf(c: ResolvedConfig, classes: number, log: (m: string) => void): string[] {
-  const path = dat(c).path || bundledFashionMnistDir();
+function classNamesOf(c: VisionConfig, classes: number, log: (m: string) => void): string[] {
+  const path = c.data.path || bundledFashionMnistDir();
   try {
     const names = datasetClassNames(path);
     if (names.length === classes) return names;
@@ -58,11 +60,11 @@ function classNamesOf(c: ResolvedConfig, classes: number, log: (m: string) => vo
   return Array.from({ length: classes }, (_, i) => String(i));
 }
 
-export const visionInference: ModalityInference<VisionInput, VisionSample> = {
+export const visionInference: ModalityInference<VisionInput, VisionSample, VisionBatch, VisionConfig, PatchEncoder> = {
   inputKind: 'image',
   inputsFrom: (paths) => listInputs(paths),
   async load(value, name, c) {
-    const v = vis(c);
+    const v = c.vision;
     const source = value instanceof tf.Tensor ? rawImage(value, name) : value;
     try {
       return (await decodeImage(source, v.imageSize, v.channels === 1 ? 1 : 3)).data;
@@ -72,7 +74,7 @@ export const visionInference: ModalityInference<VisionInput, VisionSample> = {
     }
   },
   collate(samples, c) {
-    const v = vis(c);
+    const v = c.vision;
     const channels = v.channels === 1 ? 1 : 3;
     const pixels = new Uint8Array(samples.length * samples[0]!.length);
     samples.forEach((s, i) => pixels.set(s, i * s.length));
@@ -83,7 +85,7 @@ export const visionInference: ModalityInference<VisionInput, VisionSample> = {
   heads: {
     classify: {
       weightsPrefix: `${CLASSIFIER}.`,
-      create(ctx): Predictor {
+      create(ctx): Predictor<VisionBatch> {
         const c = ctx.config;
         const saved = weightsUnder(ctx.weights, `${CLASSIFIER}.`)!;
         const classes = saved['fc.weight']!.shape[1]!;
@@ -91,10 +93,10 @@ export const visionInference: ModalityInference<VisionInput, VisionSample> = {
         head.loadState(saved, 'classifier head');
         head.setTraining(false);
         const names = classNamesOf(c, classes, ctx.log);
-        const cls = vis(c).cls;
+        const cls = c.vision.cls;
         return {
           predict(batch) {
-            const probs = tf.tidy(() => tf.softmax(head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch as VisionBatch, false, undefined, cls))));
+            const probs = tf.tidy(() => tf.softmax(head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch, false, undefined, cls))));
             const rows = probs.arraySync() as number[][];
             probs.dispose();
             return rows.map((p) => ({ label: names[p.indexOf(Math.max(...p))], probabilities: Object.fromEntries(names.map((n, k) => [n, p[k]])) }));

@@ -5,76 +5,37 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import {
-  opt,
-  int,
   quickPreset,
-  Rng,
   trainLinearProbe,
   accuracyOf,
   ConfigError,
-  weightsUnder,
+  createDownstreamTask,
   type Modality,
-  type ResolvedConfig,
   type DownstreamContext,
   type DownstreamTask,
-  type ParamInfo,
+  type FeatureEncoder,
+  type PresetsOf,
   type ProbeData,
 } from '@d2v/core';
 import { PatchEncoder, checkPatchGrid } from './encoder.js';
 import { visionHf } from './hf.js';
 import { BlockMasker, InverseBlockMasker } from './masking/blockMasker.js';
-import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, IMAGENET_MEAN, IMAGENET_STD, checkNormalisation } from './data/augment.js';
+import { FASHION_MNIST_MEAN, FASHION_MNIST_STD, checkNormalisation } from './data/augment.js';
 import { ImageDataSource, makeVisionBatch, type VisionBatch } from './batch.js';
-import { batching, dat, vis } from './options.js';
+import { batching } from './options.js';
+import { schema, type VisionConfig, type VisionPreset } from './schema.js';
 import { loadImageDataset, InMemoryImageDataset, type ImageDataset } from './data/dataset.js';
 import { bundledFashionMnistDir } from './data/paths.js';
-import { CLASSIFIER, ClassifierHead, applyLayerDecay, classifierModel, pooledFeatures, probeFeatures, smoothedCrossEntropy } from './classifier.js';
+import { CLASSIFIER, ClassifierHead, applyLayerDecay, pooledFeatures, probeFeatures, smoothedCrossEntropy } from './classifier.js';
 import { visionInference } from './inference.js';
 
-const ft = (c: ResolvedConfig) => c['finetune'] as { labelsPerClass: number; labelSmoothing: number; layerDecay: number; batchSize: number };
-const probe = (c: ResolvedConfig) => c['probe'] as { epochs: number; lr: number; trainImages: number; testImages: number; weightDecay: number; topBlocks: number };
+/** What vision's evaluations and fine-tuning get: the vision config and an encoder of vision batches. */
+type VisionContext = DownstreamContext<VisionConfig, FeatureEncoder<VisionBatch>>;
 
-const schema = {
-  vision: {
-    imageSize: int(224, 'image side in pixels (images are resized/cropped to it)', { min: 1 }),
-    patchSize: int(16, 'ViT patch side (must divide vision.imageSize)', { min: 1 }),
-    channels: int(3, 'image channels (1 = grey, 3 = RGB)', { min: 1, max: 3 }),
-    positions: opt('relative', 'learned absolute positions or a shared relative position bias (BEiT)', { choices: ['learned', 'relative'] }),
-    cls: opt(true, 'prepend a CLS token'),
-    maskRatio: opt(0.6, 'fraction of patches masked, for both mask styles (data2vec 1.0 BEiT blocks: 0.6; 2.0 inverse blocks: 0.8)', { gt: 0, lt: 1 }),
-    minBlockPatches: int(16, 'smallest mask block on a 14x14 grid (scaled to smaller grids)', { min: 1 }),
-    minAspect: opt(0.3, 'smallest block aspect ratio (largest is its inverse)', { gt: 0, max: 1 }),
-    inverseBlockSize: int(3, 'objective.version 2: side of the visible blocks of inverse block masking', { min: 1 }),
-    maskAdjust: opt(0.07, 'objective.version 2: extra centres drawn for inverse block masking, as a fraction of the patches', { min: 0 }),
-  },
-  data: {
-    path: opt('', 'dataset folder: IDX files or ImageFolder tree; empty = the bundled Fashion-MNIST subset', { type: 'path' }),
-    skipBad: opt(false, 'skip and count unreadable images instead of stopping'),
-    mean: opt(IMAGENET_MEAN, 'per-channel mean for normalisation'),
-    std: opt(IMAGENET_STD, 'per-channel std for normalisation', { gt: 0 }),
-    randomResizedCrop: opt(true, 'random resized crop while pretraining'),
-    cropScale: opt([0.08, 1], 'random resized crop area range (smallest, largest fraction)', { gt: 0, max: 1 }),
-    hflip: opt(true, 'random horizontal flip'),
-  },
-  finetune: {
-    labelsPerClass: int(0, 'use only the first N labelled images per class (0 = all)', { min: 0 }),
-    labelSmoothing: opt(0.1, 'label smoothing of the classification loss', { min: 0, lt: 1 }),
-    layerDecay: opt(0.65, 'layer-wise lr decay (1 = off)', { gt: 0, max: 1 }),
-  },
-  probe: {
-    epochs: int(60, 'linear-probe epochs over the extracted features', { min: 1 }),
-    lr: opt(3e-3, 'linear-probe Adam learning rate', { gt: 0 }),
-    weightDecay: opt(1e-4, 'linear-probe L2 penalty', { min: 0 }),
-    trainImages: int(0, 'training images for the probe (0 = the whole train split)', { min: 0 }),
-    testImages: int(0, 'test images for the probe (0 = the whole test split)', { min: 0 }),
-    topBlocks: int(1, 'probe features: average of the last N block outputs, each layer-normed (1 = the last block after the final norm)', { min: 1 }),
-  },
-};
-
-const tinyModel = { dim: 192, depth: 6, heads: 3, ffnDim: 768, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 0.1 };
+const tinyModel = { dim: 192, depth: 6, heads: 3, ffnDim: 768, norm: 'pre', finalNorm: true, dropout: 0, attentionDropout: 0, layerDrop: 0, layerScale: 0.1 } satisfies VisionPreset['model'];
 
 /** The teacher of `tiny` and `tiny-v2`: an EMA of encoder + ViT that follows within ~100 updates. */
-const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 400, emaEncoder: true, collapseCheckAfter: 200 };
+const tinyTeacher = { emaStart: 0.99, emaEnd: 0.999, emaAnnealSteps: 400, emaEncoder: true, collapseCheckAfter: 200 } satisfies VisionPreset['objective'];
 
 /** What `tiny` and `tiny-v2` share: the ViT, data, schedule length and fine-tuning. */
 const tinyRun = {
@@ -82,7 +43,7 @@ const tinyRun = {
   data: { mean: FASHION_MNIST_MEAN, std: FASHION_MNIST_STD, cropScale: [0.35, 1] },
   train: { steps: 400, batchSize: 64, logEvery: 10, checkpointEvery: 100, keepLast: 2 },
   finetune: { lr: 1e-3, steps: 300, batchSize: 64, warmupSteps: 30, weightDecay: 0.05, layerDecay: 0.75, labelSmoothing: 0.1 },
-};
+} satisfies VisionPreset;
 
 /**
  * data2vec 2.0 on the same data and ViT as `tiny`: the student encodes the 9 visible patches of
@@ -93,7 +54,8 @@ const tinyRun = {
  */
 const tinyV2 = {
   ...tinyRun,
-  vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false, maskRatio: 0.8, inverseBlockSize: 3, maskAdjust: 0.07 },
+  vision: { imageSize: 28, patchSize: 4, channels: 1, positions: 'learned', cls: false },
+  masking: { ratio: 0.8, inverseBlockSize: 3, inverseBlockAdjust: 0.07 },
   objective: {
     version: 2,
     clones: 4,
@@ -110,7 +72,7 @@ const tinyV2 = {
     ...tinyTeacher,
   },
   optim: { lr: 1e-3, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.05, clipNorm: 4, schedule: 'cosine', warmupSteps: 40, finalLrScale: 0.01 },
-};
+} satisfies VisionPreset;
 
 const basePresets = {
   /** 28x28 grey Fashion-MNIST, patch 4 (49 patches), 6 x 192: trains on a 2-core CPU. */
@@ -158,7 +120,7 @@ const basePresets = {
     train: { steps: 500400, batchSize: 2048 },
     finetune: { lr: 4e-3, steps: 62500, batchSize: 1024, warmupSteps: 12500, weightDecay: 0.05, layerDecay: 0.65, labelSmoothing: 0.1 },
   },
-};
+} satisfies PresetsOf<typeof schema>;
 
 /** Updates of the `quick` preset: tiny-v2 takes about 3.4 s per update on 2 cores. */
 const QUICK_STEPS = 40;
@@ -172,9 +134,9 @@ export const presets = {
 const datasetCache = new Map<string, Promise<ImageDataset>>();
 
 /** Loads (once per process) the train or test split named by data.path, checking it fits the config. */
-export async function loadSplit(c: ResolvedConfig, split: 'train' | 'test'): Promise<ImageDataset> {
-  const v = vis(c);
-  const d = dat(c);
+export async function loadSplit(c: VisionConfig, split: 'train' | 'test'): Promise<ImageDataset> {
+  const v = c.vision;
+  const d = c.data;
   const path = d.path || bundledFashionMnistDir();
   const key = `${path}|${split}|${v.channels}|${v.imageSize}|${d.skipBad}`;
   if (!datasetCache.has(key)) {
@@ -191,29 +153,30 @@ export async function loadSplit(c: ResolvedConfig, split: 'train' | 'test'): Pro
 }
 
 /** Cross-field checks of the vision options, run while the config is resolved. */
-function validateConfig(c: ResolvedConfig): void {
-  const v = vis(c);
-  const d = dat(c);
+function validateConfig(c: VisionConfig): void {
+  const v = c.vision;
+  const d = c.data;
   checkPatchGrid(v.imageSize, v.patchSize);
   if (v.channels !== 1 && v.channels !== 3) throw new ConfigError(`vision.channels must be 1 (grey) or 3 (RGB), got ${v.channels}`, 'vision.channels');
   checkNormalisation(v.channels, d.mean, d.std);
   const [s0, s1] = d.cropScale;
   if (d.cropScale.length !== 2 || !(s0! <= s1!)) throw new ConfigError(`data.cropScale must be two fractions, smallest first (got ${d.cropScale.join(', ')})`, 'data.cropScale');
   const grid = v.imageSize / v.patchSize;
-  if (c.objective.version === 2 && v.inverseBlockSize > grid) {
-    throw new ConfigError(`vision.inverseBlockSize (${v.inverseBlockSize}) exceeds the ${grid}x${grid} patch grid`, 'vision.inverseBlockSize');
+  const m = c.masking;
+  if (c.objective.version === 2 && m.inverseBlockSize > grid) {
+    throw new ConfigError(`masking.inverseBlockSize (${m.inverseBlockSize}) exceeds the ${grid}x${grid} patch grid`, 'masking.inverseBlockSize');
   }
-  const top = probe(c).topBlocks;
+  const top = c.probe.topBlocks;
   if (top > c.model.depth) throw new ConfigError(`probe.topBlocks (${top}) exceeds model.depth (${c.model.depth})`, 'probe.topBlocks');
 }
 
-function encoderConfig(c: ResolvedConfig) {
-  const v = vis(c);
+function encoderConfig(c: VisionConfig) {
+  const v = c.vision;
   return { imageSize: v.imageSize, patchSize: v.patchSize, channels: v.channels, dim: c.model.dim, heads: c.model.heads, positions: v.positions, cls: v.cls };
 }
 
 /** Frozen-encoder features of a whole split, in eval mode (no augmentation). */
-export function extractFeatures(ctx: DownstreamContext, ds: ImageDataset, limit = 0): ProbeData {
+export function extractFeatures(ctx: VisionContext, ds: ImageDataset, limit = 0): ProbeData {
   const c = ctx.config;
   const n = limit > 0 ? Math.min(limit, ds.length) : ds.length;
   const dim = c.model.dim;
@@ -225,7 +188,7 @@ export function extractFeatures(ctx: DownstreamContext, ds: ImageDataset, limit 
   for (let s = 0; s < n; s += 256) {
     const idx = Array.from({ length: Math.min(256, n - s) }, (_, k) => s + k);
     const batch = makeVisionBatch(ds, idx, opts);
-    const f = probeFeatures(ctx.encoder, ctx.transformer, batch, probe(c).topBlocks, vis(c).cls);
+    const f = probeFeatures(ctx.encoder, ctx.transformer, batch, c.probe.topBlocks, c.vision.cls);
     features.set(f.dataSync(), s * dim);
     labels.set(batch.labelIds, s);
     f.dispose();
@@ -234,41 +197,22 @@ export function extractFeatures(ctx: DownstreamContext, ds: ImageDataset, limit 
   return { features, labels };
 }
 
-async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTask> {
+async function createFinetuneTask(ctx: VisionContext): Promise<DownstreamTask> {
   const c = ctx.config;
-  const f = ft(c);
+  const f = c.finetune;
   let train = await loadSplit(c, 'train');
   if (f.labelsPerClass > 0 && train instanceof InMemoryImageDataset) train = train.subsetPerClass(f.labelsPerClass);
   const test = await loadSplit(c, 'test');
   const head = new ClassifierHead(c.model.dim, train.numClasses, c.seed + 17);
-  // A fine-tuned checkpoint carries its classifier (a pretraining one has only the regression head).
-  const saved = weightsUnder(ctx.weights, `${CLASSIFIER}.`);
-  if (saved) head.loadState(saved, 'classifier head');
   applyLayerDecay(ctx, f.layerDecay);
-  const model = classifierModel(ctx, head);
-  const source = new ImageDataSource(train, { ...batching(c), augment: { ...batching(c).augment, randomResizedCrop: false } }, c.seed, true);
-  const bs = c.train.batchSize;
-  const cls = vis(c).cls;
+  const cls = c.vision.cls;
   ctx.log(`d2v: fine-tuning on ${train.length} labelled images (${train.source}), testing on ${test.length}`);
-  return {
-    trainableParams: (): [string, ParamInfo][] => model.namedParams().filter(([, p]) => p.variable.trainable),
-    loss(index, rng) {
-      const batch = source.batch(index, bs, rng) as VisionBatch;
-      try {
-        const logits = head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch, true, rng, cls));
-        return { loss: smoothedCrossEntropy(logits, batch.labels, train.numClasses, f.labelSmoothing) };
-      } finally {
-        batch.dispose();
-      }
-    },
-    itemsPerMicroBatch: () => ({ count: bs, unit: 'img' }),
-    checkpointGroups: () => ({ student: model.state() }),
-    restore: (g, file) => model.loadState(g['student'] ?? {}, file),
-    skippedFiles: () => [...train.skipped, ...test.skipped],
-    describe: () => `ViT classifier: ${c.model.depth} x ${c.model.dim}, ${train.numClasses} classes, layer decay ${f.layerDecay}`,
-    dispose: () => head.dispose(),
-    async evaluate() {
-      model.setTraining(false);
+  return createDownstreamTask({
+    ctx,
+    head: { name: CLASSIFIER, module: head, label: 'classifier head' },
+    data: new ImageDataSource(train, { ...batching(c), augment: { ...batching(c).augment, randomResizedCrop: false } }, c.seed, true),
+    loss: (batch, rng) => smoothedCrossEntropy(head.apply(pooledFeatures(ctx.encoder, ctx.transformer, batch, true, rng, cls)), batch.labels, train.numClasses, f.labelSmoothing),
+    metrics() {
       const opts = batching(c);
       const preds = new Int32Array(test.length);
       const labels = new Int32Array(test.length);
@@ -281,15 +225,17 @@ async function createFinetuneTask(ctx: DownstreamContext): Promise<DownstreamTas
         p.dispose();
         batch.dispose();
       }
-      model.setTraining(true);
       return { accuracy: accuracyOf(preds, labels), testImages: test.length };
     },
-  };
+    unit: 'img',
+    describe: () => `ViT classifier: ${c.model.depth} x ${c.model.dim}, ${train.numClasses} classes, layer decay ${f.layerDecay}`,
+    skippedFiles: () => [...train.skipped, ...test.skipped],
+  });
 }
 
-async function linearProbe(ctx: DownstreamContext): Promise<Record<string, number>> {
+async function linearProbe(ctx: VisionContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const p = probe(c);
+  const p = c.probe;
   const train = extractFeatures(ctx, await loadSplit(c, 'train'), p.trainImages);
   const test = extractFeatures(ctx, await loadSplit(c, 'test'), p.testImages);
   const r = trainLinearProbe(train, test, { dim: c.model.dim, classes: (await loadSplit(c, 'train')).numClasses, epochs: p.epochs, lr: p.lr, batchSize: 256, weightDecay: p.weightDecay, seed: c.seed });
@@ -298,9 +244,9 @@ async function linearProbe(ctx: DownstreamContext): Promise<Record<string, numbe
 }
 
 /** Baseline: the same linear probe on raw (normalised) pixels. */
-async function pixelProbe(ctx: DownstreamContext): Promise<Record<string, number>> {
+async function pixelProbe(ctx: VisionContext): Promise<Record<string, number>> {
   const c = ctx.config;
-  const p = probe(c);
+  const p = c.probe;
   const take = async (split: 'train' | 'test', limit: number): Promise<ProbeData> => {
     const ds = await loadSplit(c, split);
     const n = limit > 0 ? Math.min(limit, ds.length) : ds.length;
@@ -316,23 +262,24 @@ async function pixelProbe(ctx: DownstreamContext): Promise<Record<string, number
   return { accuracy: r.testAccuracy, trainAccuracy: r.trainAccuracy, trainImages: train.labels.length, testImages: test.labels.length };
 }
 
-export const modality: Modality = {
+export const modality: Modality<VisionBatch, typeof schema, PatchEncoder> = {
   name: 'vision',
   description: 'data2vec for images: ViT patches, BEiT block masking, Fashion-MNIST bundled',
   schema,
-  presets: presets as unknown as Modality['presets'],
+  presets,
   // data2vec 2.0 learns better features per CPU-minute here (README, Evidence).
   defaultPreset: 'tiny-v2',
   validateConfig,
   createEncoder: (c, seed) => new PatchEncoder(encoderConfig(c), seed),
   createMasker: (c) => {
-    const v = vis(c);
+    const v = c.vision;
+    const m = c.masking;
     const g = v.imageSize / v.patchSize;
     // data2vec 2.0 keeps small visible blocks and masks the rest; 1.0 masks BEiT blocks.
     if (c.objective.version === 2) {
-      return new InverseBlockMasker({ gridH: g, gridW: g, maskRatio: v.maskRatio, blockSize: v.inverseBlockSize, adjust: v.maskAdjust }, v.cls ? 1 : 0);
+      return new InverseBlockMasker({ gridH: g, gridW: g, maskRatio: m.ratio, blockSize: m.inverseBlockSize, adjust: m.inverseBlockAdjust }, v.cls ? 1 : 0);
     }
-    return new BlockMasker({ gridH: g, gridW: g, maskRatio: v.maskRatio, minBlockPatches: v.minBlockPatches, minAspect: v.minAspect }, v.cls ? 1 : 0);
+    return new BlockMasker({ gridH: g, gridW: g, maskRatio: m.ratio, minBlockPatches: m.minBlockPatches, minAspect: m.minAspect }, v.cls ? 1 : 0);
   },
   createData: async (c, split) => new ImageDataSource(await loadSplit(c, split === 'test' ? 'test' : 'train'), batching(c), c.seed, split === 'train'),
   createFinetuneTask,

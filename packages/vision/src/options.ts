@@ -1,38 +1,17 @@
-/** Typed views of the vision config sections, and the batching options they give. */
-import type { ResolvedConfig } from '@d2v/core';
+/** The batching options a vision config gives. */
 import type { BatchingOptions } from './batch.js';
+import type { VisionConfig } from './schema.js';
 
-export interface VisionOptions {
-  imageSize: number;
-  patchSize: number;
-  channels: number;
-  positions: 'learned' | 'relative';
-  cls: boolean;
-  maskRatio: number;
-  minBlockPatches: number;
-  minAspect: number;
-  inverseBlockSize: number;
-  maskAdjust: number;
-}
-
-export interface VisionDataOptions {
-  path: string;
-  skipBad: boolean;
-  mean: number[];
-  std: number[];
-  randomResizedCrop: boolean;
-  cropScale: number[];
-  hflip: boolean;
-}
-
-export const vis = (c: ResolvedConfig) => c['vision'] as VisionOptions;
-export const dat = (c: ResolvedConfig) => c['data'] as VisionDataOptions;
+/** The `vision` section of a config (image and ViT options). */
+export type VisionOptions = VisionConfig['vision'];
+/** The `data` section of a config (dataset and augmentation). */
+export type VisionDataOptions = VisionConfig['data'];
 
 /** How images become batches for a config (augmentation applies only where a batch gets an rng). */
-export function batching(c: ResolvedConfig): BatchingOptions {
-  const v = vis(c);
-  const d = dat(c);
-  const [s0, s1] = d.cropScale as [number, number];
+export function batching(c: VisionConfig): BatchingOptions {
+  const v = c.vision;
+  const d = c.data;
+  const [s0, s1] = d.cropScale;
   return {
     imageSize: v.imageSize,
     patchSize: v.patchSize,
@@ -41,4 +20,3 @@ export function batching(c: ResolvedConfig): BatchingOptions {
     augment: { randomResizedCrop: d.randomResizedCrop, scale: [s0, s1], ratio: [3 / 4, 4 / 3], hflip: d.hflip },
   };
 }
-

@@ -3,7 +3,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { initBackend, evaluate, exportCheckpoint, hfConfigFor, hiddenStates, openCheckpoint, readHfTensors, resolveConfig, type ResolvedConfig } from '@d2v/core';
+import { initBackend, evaluate, exportCheckpoint, hfConfigFor, hiddenStates, openCheckpoint, readHfTensors, resolveConfig } from '@d2v/core';
 import { hfFixtureDiffs, pretrainSteps, quietRun, tensorCountIsFlat } from '@d2v/core/testing';
 import { modality, visionHf } from '../src/index.js';
 
@@ -15,7 +15,7 @@ const tmp = () => {
   dirs.push(d);
   return d;
 };
-const config = (preset: string, overrides: Record<string, unknown> = {}): ResolvedConfig =>
+const config = (preset: string, overrides: Record<string, unknown> = {}) =>
   resolveConfig({ modality: 'vision', modalitySchema: modality.schema, presets: modality.presets, preset, overrides: new Map(Object.entries(overrides)) });
 
 beforeAll(async () => {
@@ -64,7 +64,7 @@ describe('Hugging Face Data2VecVisionModel checkpoints', () => {
     for (const f of ['config.json', 'model.safetensors']) expect(readFileSync(join(b, f)).equals(readFileSync(join(a, f)))).toBe(true);
     const [run, hf] = [await openCheckpoint(r.runDir, { log: () => {} }), await openCheckpoint(a, { log: () => {} })];
     const pixels = tf.randomNormal([2, 1, 28, 28], 0, 1, 'float32', 7);
-    const batch = visionHf.batchFromInput(pixels, run.config);
+    const batch = run.modality.hf!.batchFromInput(pixels, run.config);
     const [h1, h2] = [hiddenStates(run.parts.encoder, run.parts.transformer, batch), hiddenStates(hf.parts.encoder, hf.parts.transformer, batch)];
     expect(h1.hidden).toHaveLength(7);
     h1.hidden.forEach((t, i) => expect(tf.max(tf.abs(tf.sub(t, h2.hidden[i]!))).dataSync()[0]).toBeLessThan(1e-5));
@@ -103,7 +103,7 @@ describe('Hugging Face Data2VecVisionModel checkpoints', () => {
       preset: 'hf-tiny',
       task: 'probe',
       // The fixture's 2x2 patch grid is smaller than hf-tiny's 3x3 visible blocks (a pretraining option, checked while resolving).
-      overrides: { out: tmp(), 'finetune.init': join(FIXTURES, 'absolute'), 'vision.inverseBlockSize': 2, 'probe.epochs': 2, 'probe.trainImages': 64, 'probe.testImages': 64 },
+      overrides: { out: tmp(), 'finetune.init': join(FIXTURES, 'absolute'), 'masking.inverseBlockSize': 2, 'probe.epochs': 2, 'probe.trainImages': 64, 'probe.testImages': 64 },
       ...quietRun,
     });
     expect(m['accuracy']).toBeGreaterThan(0);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, loadStudentWeights, buildStudent, weightsUnder, type DownstreamContext } from '@d2v/core';
+import { initBackend, pretrain, finetune, cliMain, decodeSafetensors, loadStudentWeights, buildStudent, weightsUnder } from '@d2v/core';
 import { quietRun, tempDir, removeTempDirs, captureConsole } from '@d2v/core/testing';
 import {
   loadModel,
@@ -76,7 +76,7 @@ describe('vision loadModel on a pretraining run', () => {
       expect(e.skipped[0]!.input).toBe(files[BROKEN]);
       expect(e.skipped[0]!.reason).toMatch(/unreadable or corrupt image/);
       // The probe's features of the same images (probe.topBlocks 1: mean over patches of the last block).
-      const ctx: DownstreamContext = { config: model.config, encoder: model.encoder, transformer: model.transformer, log: () => {} };
+      const ctx = { config: model.config, encoder: model.encoder, transformer: model.transformer, log: () => {} };
       const probe = extractFeatures(ctx, images);
       expect(e.features.length).toBe(probe.features.length);
       for (let i = 0; i < probe.features.length; i++) expect(e.features[i]).toBeCloseTo(probe.features[i]!, 4);

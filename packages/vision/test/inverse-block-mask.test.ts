@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { ConfigError, Rng, type Batch, type ResolvedConfig } from '@d2v/core';
-import { inverseBlockMask, visibleCount, InverseBlockMasker, BlockMasker, modality } from '../src/index.js';
+import { ConfigError, Rng, type Batch } from '@d2v/core';
+import { inverseBlockMask, visibleCount, InverseBlockMasker, BlockMasker, modality, type VisionConfig } from '../src/index.js';
 
 const sum = (m: Uint8Array) => m.reduce((a, b) => a + b, 0);
 
@@ -84,7 +84,7 @@ describe('inverseBlockMask (data2vec 2.0 inverse block masking)', () => {
       try {
         run();
       } catch (e) {
-        expect((e as ConfigError).key).toBe('vision.maskRatio');
+        expect((e as ConfigError).key).toBe('masking.ratio');
       }
       expect(() => new InverseBlockMasker({ gridH: 7, gridW: 7, maskRatio }, 0)).toThrow(ConfigError);
     }
@@ -93,7 +93,7 @@ describe('inverseBlockMask (data2vec 2.0 inverse block masking)', () => {
       expect.unreachable();
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).key).toBe('vision.inverseBlockSize');
+      expect((e as ConfigError).key).toBe('masking.inverseBlockSize');
     }
   });
 });
@@ -114,7 +114,7 @@ describe('InverseBlockMasker', () => {
 
   it('is what createMasker returns for objective.version 2 (BlockMasker for version 1)', () => {
     const config = (version: 1 | 2) =>
-      ({ objective: { version }, vision: { imageSize: 28, patchSize: 4, cls: false, maskRatio: 0.8, minBlockPatches: 16, minAspect: 0.3, inverseBlockSize: 3, maskAdjust: 0.07 } }) as unknown as ResolvedConfig;
+      ({ objective: { version }, vision: { imageSize: 28, patchSize: 4, cls: false }, masking: { ratio: 0.8, minBlockPatches: 16, minAspect: 0.3, inverseBlockSize: 3, inverseBlockAdjust: 0.07 } }) as unknown as VisionConfig;
     expect(modality.createMasker(config(2))).toBeInstanceOf(InverseBlockMasker);
     expect(modality.createMasker(config(1))).toBeInstanceOf(BlockMasker);
   });

@@ -19,9 +19,10 @@ beforeAll(async () => {
 describe('paper-base: CLS token + relative position bias on the 14 x 14 patch grid', () => {
   it('forward and backward: the loss and the bias table gradients are finite, every table row gets one, the tensor count stays flat', async () => {
     const config = presetConfig(modality, { ...narrow, out: tempDir('vision-paper-base') }, 'paper-base');
-    expect(config['vision']).toMatchObject({ imageSize: 224, patchSize: 16, channels: 3, positions: 'relative', cls: true });
+    expect(config.vision).toMatchObject({ imageSize: 224, patchSize: 16, channels: 3, positions: 'relative', cls: true });
     expect(config.model.heads).toBe(12);
-    const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
+    const data = await modality.createData(config, 'train');
+    const task = createPretrainTask(modality, config, data);
     try {
       const encoder = task.encoder as PatchEncoder;
       const table = encoder.relTable!;
@@ -55,7 +56,7 @@ describe('paper-base: CLS token + relative position bias on the 14 x 14 patch gr
       expect(steps[2]!.tensors).toBe(steps[1]!.tensors);
 
       // The bias the blocks get: [heads, 197, 197], one per head, with the CLS row and column.
-      const batch = task.data.batch(0, 2, stepRng(config.seed, 0));
+      const batch = data.batch(0, 2, stepRng(config.seed, 0));
       const before = tf.memory().numTensors;
       const features = encoder.features(batch, { training: false });
       const embedded = encoder.embed(features, { training: false });

@@ -52,8 +52,8 @@ describe('vision pretraining on the bundled Fashion-MNIST subset', () => {
   });
 
   it('probe features: topBlocks 1 is the pooled last block; more blocks average layer-normed outputs without leaking', async () => {
-    const { prepareRun, buildStudent, layerNormNoParams, maskedMeanOverTime, disposeOutput } = await import('@d2v/core');
-    const { config } = await prepareRun({ modality, overrides: { ...small, out: tmp() } });
+    const { resolveConfig, buildStudent, layerNormNoParams, maskedMeanOverTime, disposeOutput } = await import('@d2v/core');
+    const config = resolveConfig({ modality: 'vision', modalitySchema: modality.schema, presets: modality.presets, preset: modality.defaultPreset, overrides: new Map(Object.entries({ ...small, out: tmp() })) });
     const { encoder, transformer } = buildStudent(modality, config);
     const ds = await loadSplit(config, 'test');
     const batch = makeVisionBatch(ds, [0, 1, 2, 3], batchingOptions(config));

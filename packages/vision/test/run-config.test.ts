@@ -15,7 +15,10 @@ beforeAll(async () => {
 describe('vision options are checked while the config is resolved, before the run folder exists', () => {
   const cases: [Record<string, unknown>, string, RegExp][] = [
     [{ 'vision.patchSize': 5 }, 'vision.patchSize', /vision\.patchSize \(5\) must divide vision\.imageSize \(28\) into whole patches/],
-    [{ 'vision.maskRatio': 1.5 }, 'vision.maskRatio', /option vision\.maskRatio must be in \(0, 1\), got 1\.5/],
+    [{ 'masking.ratio': 1.5 }, 'masking.ratio', /option masking\.ratio must be in \(0, 1\), got 1\.5/],
+    // An option's old name (before the masking options moved to one section) names the new one.
+    [{ 'vision.maskRatio': 0.5 }, 'masking.ratio', /option 'vision\.maskRatio' was renamed to 'masking\.ratio'/],
+    [{ 'masking.inverseBlockSize': 8, 'objective.version': 2 }, 'masking.inverseBlockSize', /masking\.inverseBlockSize \(8\) exceeds the 7x7 patch grid/],
     [{ 'vision.channels': 2 }, 'vision.channels', /vision\.channels must be 1 \(grey\) or 3 \(RGB\), got 2/],
     [{ 'data.mean': '0.1,0.2' }, 'data.mean', /data\.mean has 2 entries for 1-channel images/],
     [{ 'data.cropScale': '0.9,0.2' }, 'data.cropScale', /data\.cropScale must be two fractions, smallest first/],

@@ -8,10 +8,11 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { suggestKey } from '../config/schema.js';
-import type { ResolvedConfig } from '../config/resolve.js';
+import { coerce, suggestKey } from '../config/schema.js';
+import { CORE_SCHEMA } from '../config/coreSchema.js';
+import { resolveStoredConfig, type ResolvedConfig } from '../config/resolve.js';
 import { loadModality } from '../registry/registry.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 import { buildStudent, type Data2VecParts } from '../model/base.js';
 import { initBackend } from '../backend/registry.js';
 import { HF_CONFIG_FILE, hfConfigFor, hfTensorsFor, isHfCheckpoint, readHfConfig, writeHfCheckpoint } from '../io/hf.js';
@@ -36,7 +37,7 @@ export interface ExportOptions {
   init: string;
   out: string;
   /** Taken from the checkpoint (its config's modality, or the HF model_type) when omitted. */
-  modality?: string | Modality;
+  modality?: string | AnyModality;
   /** Options for a Hugging Face source (e.g. backend, tokenizer.model); a d2v checkpoint's stored config is used as is. */
   overrides?: Map<string, unknown>;
   log?: (m: string) => void;
@@ -51,22 +52,25 @@ export interface ExportResult {
 }
 
 /** The modality and config of a d2v checkpoint folder (its stored, resolved config). */
-async function d2vSource(dir: string, given: string | Modality | undefined): Promise<{ modality: Modality; config: ResolvedConfig }> {
+async function d2vSource(dir: string, given: string | AnyModality | undefined, log: (m: string) => void): Promise<{ modality: AnyModality; config: ResolvedConfig }> {
   const file = join(dir, 'config.json');
   if (!existsSync(file)) throw new CheckpointError(file, 'is missing: cannot tell which model the checkpoint holds');
-  let config: ResolvedConfig;
+  let stored: Record<string, unknown>;
   try {
-    config = JSON.parse(readFileSync(file, 'utf8')) as ResolvedConfig;
+    stored = JSON.parse(readFileSync(file, 'utf8'));
   } catch (err) {
     throw new CheckpointError(file, `is not valid JSON (${(err as Error).message.split('\n')[0]})`);
   }
-  const modality = given === undefined ? await loadModality(config.modality) : typeof given === 'string' ? await loadModality(given) : given;
-  if (modality.name !== config.modality) throw new ConfigError(`${dir} holds a ${config.modality} model, not ${modality.name}`, 'modality');
-  return { modality, config };
+  const name = stored['modality'];
+  if (typeof name !== 'string') throw new CheckpointError(file, 'names no modality');
+  const modality = given === undefined ? await loadModality(name) : typeof given === 'string' ? await loadModality(given) : given;
+  if (modality.name !== name) throw new ConfigError(`${dir} holds a ${name} model, not ${modality.name}`, 'modality');
+  // Resolved again through the schema: options renamed since the run are read under their new names.
+  return { modality, config: resolveStoredConfig(modality, stored, file, log) };
 }
 
 export interface OpenedCheckpoint {
-  modality: Modality;
+  modality: AnyModality;
   config: ResolvedConfig;
   /** Encoder + Transformer with the checkpoint's weights (the caller disposes them). */
   parts: Data2VecParts;
@@ -81,17 +85,17 @@ export interface OpenedCheckpoint {
 export async function openCheckpoint(
   init: string,
   o: {
-    modality?: string | Modality;
+    modality?: string | AnyModality;
     overrides?: Map<string, unknown>;
     log?: (m: string) => void;
     /** Runs before any weight is read (e.g. refusing what an export cannot express). */
-    check?: (modality: Modality, config: ResolvedConfig) => void;
+    check?: (modality: AnyModality, config: ResolvedConfig) => void;
   } = {},
 ): Promise<OpenedCheckpoint> {
   const log = o.log ?? ((m: string) => console.error(m));
   const src = resolve(init);
   const given = typeof o.modality === 'string' ? await loadModality(o.modality) : o.modality;
-  let modality: Modality;
+  let modality: AnyModality;
   let config: ResolvedConfig;
   if (isHfCheckpoint(src)) {
     modality = given ?? (await modalityForHfModelType(readHfConfig(src)['model_type'], join(src, HF_CONFIG_FILE)));
@@ -100,9 +104,9 @@ export async function openCheckpoint(
   } else {
     const other = [...(o.overrides?.keys() ?? [])].filter((k) => k !== 'backend');
     if (other.length) throw new ConfigError(`${src} is a d2v checkpoint: its stored config is used as is (only --backend may be given, not --${other[0]})`, other[0]);
-    ({ modality, config } = await d2vSource(resolveCheckpointDir(src), given));
+    ({ modality, config } = await d2vSource(resolveCheckpointDir(src), given, log));
     const backend = o.overrides?.get('backend');
-    if (typeof backend === 'string') config = { ...config, backend };
+    if (typeof backend === 'string') config = { ...config, backend: coerce('backend', CORE_SCHEMA.backend, backend, 'command line') };
   }
   o.check?.(modality, config);
   await initBackend(config.backend, { log });
@@ -128,7 +132,7 @@ export async function exportCheckpoint(o: ExportOptions): Promise<ExportResult> 
   if (!o.out) throw new ConfigError('d2v export needs --out DIR (where to write the Hugging Face folder)', 'out');
   let hfConfig: Record<string, unknown> = {};
   // Refuses what HF cannot express before any weight is read.
-  const check = (m: Modality, c: ResolvedConfig) => void (hfConfig = hfConfigFor(hfMappingOf(m), c));
+  const check = (m: AnyModality, c: ResolvedConfig) => void (hfConfig = hfConfigFor(hfMappingOf(m), c));
   const { modality, config, parts } = await openCheckpoint(o.init, { modality: o.modality, overrides: o.overrides, log, check });
   try {
     const mapping = hfMappingOf(modality);

@@ -1,10 +1,10 @@
 /** --help text: every option with its effective default and the paper value. */
-import { defaultsOf, describeRange, flattenSchema, flattenTree, getPath, type Schema, type ConfigTree } from '../config/schema.js';
+import { defaultsOf, describeRange, flattenSchema, flattenTree, getPath, type Schema } from '../config/schema.js';
 import { META_OPTIONS, ALIASES } from './args.js';
 
 const fmt = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? v.join(',') : String(v));
 
-export function helpText(command: string, modalityName: string | undefined, schema: Schema, presets?: Record<string, ConfigTree>, preset?: string): string {
+export function helpText(command: string, modalityName: string | undefined, schema: Schema, presets?: Readonly<Record<string, object>>, preset?: string): string {
   const lines: string[] = [];
   lines.push(`usage: d2v ${command} --modality NAME [--preset P] [--config file.json] [--key value ...]`, '');
   lines.push('commands: pretrain | finetune | eval | info | predict | embed | export (d2v predict --help, d2v export --help)', '');

@@ -5,8 +5,9 @@
  */
 import { int, opt, type Schema } from './schema.js';
 import { BACKEND_CHOICES } from '../backend/registry.js';
+import { SCHEDULE_NAMES } from '../optim/schedule.js';
 
-export const CORE_SCHEMA: Schema = {
+export const CORE_SCHEMA = {
   seed: int(1, 'random seed: weights, data order, masks and dropout all derive from it'),
   backend: opt('wasm', 'TensorFlow.js backend: a registered one, or auto (the fastest that starts)', { choices: BACKEND_CHOICES }),
   out: opt('runs/default', 'run directory (checkpoints, metrics, plots, resolved config)', { type: 'path' }),
@@ -65,7 +66,7 @@ export const CORE_SCHEMA: Schema = {
     eps: opt(1e-6, 'Adam epsilon', { gt: 0 }),
     weightDecay: opt(0.01, 'decoupled weight decay (not on biases, norms, embeddings of rank 1)', { min: 0 }),
     clipNorm: opt(0, 'clip gradients to this global norm (0 = off)', { min: 0 }),
-    schedule: opt('tri-stage', 'learning-rate schedule', { choices: ['cosine', 'tri-stage', 'constant', 'linear'] }),
+    schedule: opt('tri-stage', 'learning-rate schedule', { choices: SCHEDULE_NAMES }),
     warmupSteps: int(1000, 'linear warm-up updates (cosine, constant, linear)', { min: 0 }),
     phaseRatios: opt([0.03, 0.9, 0.07], 'tri-stage warm-up/hold/decay fractions (three, summing to 1)', { min: 0, max: 1 }),
     initLrScale: opt(0.01, 'tri-stage: initial lr as a fraction of lr', { min: 0 }),
@@ -91,8 +92,8 @@ export const CORE_SCHEMA: Schema = {
     steps: int(20000, 'fine-tuning updates', { min: 1 }),
     batchSize: int(32, 'fine-tuning batch size', { min: 1 }),
     warmupSteps: int(500, 'fine-tuning warm-up updates', { min: 0 }),
-    schedule: opt('cosine', 'fine-tuning lr schedule', { choices: ['cosine', 'tri-stage', 'constant', 'linear'] }),
+    schedule: opt('cosine', 'fine-tuning lr schedule', { choices: SCHEDULE_NAMES }),
     weightDecay: opt(0.05, 'fine-tuning weight decay', { min: 0 }),
     clipNorm: opt(0, 'fine-tuning gradient clipping (0 = off)', { min: 0 }),
   },
-};
+} satisfies Schema;

@@ -4,23 +4,28 @@
  * checkpoint is written at the end. The collapse guard keeps its start (a short run ends before it).
  */
 import { ConfigError } from '../errors.js';
-import type { ConfigTree } from './schema.js';
 
-type Section = Record<string, unknown>;
+/** A preset section: quickPreset reads a few of its options and keeps the others. */
+type Section<K extends string> = { readonly [option: string]: unknown } & { readonly [k in K]?: number };
 
-export function quickPreset(base: ConfigTree, steps: number): ConfigTree {
-  const train = (base['train'] ?? {}) as Section;
-  const baseSteps = train['steps'];
-  if (typeof baseSteps !== 'number' || !(steps >= 1 && steps <= baseSteps)) {
+/** The options of a preset that quickPreset reads (any modality's preset may set these). */
+interface QuickBase {
+  readonly train?: Section<'steps'>;
+  readonly optim?: Section<'warmupSteps'>;
+  readonly objective?: Section<'emaAnnealSteps'>;
+}
+
+export function quickPreset<P extends QuickBase>(base: P, steps: number): P {
+  const baseSteps = base.train?.steps;
+  if (baseSteps === undefined || !(steps >= 1 && steps <= baseSteps)) {
     throw new ConfigError(`quickPreset: ${steps} updates must be between 1 and the base preset's train.steps (${String(baseSteps)})`, 'train.steps');
   }
-  const scale = (v: unknown) => (typeof v === 'number' ? Math.max(1, Math.round((v * steps) / baseSteps)) : v);
-  const optim = (base['optim'] ?? {}) as Section;
-  const objective = (base['objective'] ?? {}) as Section;
+  const scale = (v: number) => Math.max(1, Math.round((v * steps) / baseSteps));
+  const { optim, objective } = base;
   return {
     ...base,
-    train: { ...train, steps, checkpointEvery: steps },
-    ...(optim['warmupSteps'] !== undefined ? { optim: { ...optim, warmupSteps: scale(optim['warmupSteps']) } } : {}),
-    ...(objective['emaAnnealSteps'] !== undefined ? { objective: { ...objective, emaAnnealSteps: scale(objective['emaAnnealSteps']) } } : {}),
-  } as ConfigTree;
+    train: { ...base.train, steps, checkpointEvery: steps },
+    ...(optim?.warmupSteps !== undefined ? { optim: { ...optim, warmupSteps: scale(optim.warmupSteps) } } : {}),
+    ...(objective?.emaAnnealSteps !== undefined ? { objective: { ...objective, emaAnnealSteps: scale(objective.emaAnnealSteps) } } : {}),
+  };
 }

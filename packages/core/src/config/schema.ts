@@ -5,16 +5,20 @@
  * name the key and where it came from.
  */
 import { ConfigError } from '../errors.js';
+import { renamedKeyError, renamedTo } from './renamed.js';
 
 export type OptionValue = number | string | boolean | null | number[] | string[];
 
-export interface OptionSpec {
+/** 'integer' refines number; 'path' refines string; 'json' accepts any JSON value. */
+export type OptionType = 'number' | 'integer' | 'string' | 'path' | 'boolean' | 'number[]' | 'string[]' | 'json';
+
+/** An option whose resolved value is a `T` (`opt()` and `int()` infer it: choices give a union of literals, nullable adds `null`). */
+export interface OptionSpec<T = OptionValue> {
   readonly kind: 'option';
-  readonly default: OptionValue;
+  readonly default: T;
   readonly help: string;
   readonly choices?: readonly string[];
-  /** 'integer' refines number; 'path' refines string; 'json' accepts any JSON value. */
-  readonly type: 'number' | 'integer' | 'string' | 'path' | 'boolean' | 'number[]' | 'string[]' | 'json';
+  readonly type: OptionType;
   /** Allows null (e.g. "1/sqrt(C)" default of loss scale). */
   readonly nullable?: boolean;
   /** Bounds of a number (of every element of a number list): min/max inclusive, gt/lt exclusive. */
@@ -28,25 +32,47 @@ export interface Range {
   readonly lt?: number;
 }
 
+/**
+ * Options and sections of options. Declare a schema `satisfies Schema` (not `: Schema`) so that
+ * TypeScript keeps its shape: `ConfigOf<typeof schema>` is then the type of the resolved values.
+ */
 export interface Schema {
   readonly [key: string]: OptionSpec | Schema;
 }
 
 export type ConfigTree = { [key: string]: OptionValue | ConfigTree };
 
-function inferType(v: OptionValue): OptionSpec['type'] {
+/**
+ * The resolved values of a schema: every option becomes its value type, every section a nested
+ * object. A key the schema does not declare is a type error where the config is used.
+ */
+export type ConfigOf<S> = { -readonly [K in keyof S]: S[K] extends OptionSpec<infer T> ? T : ConfigOf<S[K]> };
+
+/** Every part of a config optional, recursively (presets set only what they change). */
+export type DeepPartial<C> = { [K in keyof C]?: C[K] extends OptionValue ? C[K] : DeepPartial<C[K]> };
+
+type ValueOfType = { number: number; integer: number; string: string; path: string; boolean: boolean; 'number[]': number[]; 'string[]': string[]; json: OptionValue };
+type Widen<D> = D extends number ? number : D extends string ? string : D extends boolean ? boolean : D extends readonly number[] ? number[] : D extends readonly string[] ? string[] : D extends null ? null : never;
+
+function inferType(v: OptionValue): OptionType {
   if (typeof v === 'number') return 'number';
   if (typeof v === 'boolean') return 'boolean';
   if (Array.isArray(v)) return typeof v[0] === 'string' ? 'string[]' : 'number[]';
   return 'string';
 }
 
-/** Declares an option. The type is inferred from the default unless given. */
-export function opt(
-  def: OptionValue,
+/** Declares an option with a fixed set of string values: its value type is the union of them. */
+export function opt<const C extends readonly string[]>(def: C[number], help: string, extra: { choices: C; type?: 'string' }): OptionSpec<C[number]>;
+/**
+ * Declares an option. Its value type is the given `type`'s, else the default's (widened: a number
+ * default gives `number`); `nullable` adds `null`.
+ */
+export function opt<D extends OptionValue, Ty extends OptionType = never, N extends boolean = false>(
+  def: D,
   help: string,
-  extra: { choices?: readonly string[]; type?: OptionSpec['type']; nullable?: boolean } & Range = {},
-): OptionSpec {
+  extra?: { type?: Ty; nullable?: N } & Range,
+): OptionSpec<([Ty] extends [never] ? Widen<D> : Ty extends keyof ValueOfType ? ValueOfType[Ty] : never) | (N extends true ? null : never)>;
+export function opt(def: OptionValue, help: string, extra: { choices?: readonly string[]; type?: OptionType; nullable?: boolean } & Range = {}): OptionSpec {
   const { min, max, gt, lt } = extra;
   const range = [min, max, gt, lt].some((b) => b !== undefined) ? { min, max, gt, lt } : undefined;
   const defaults = typeof def === 'number' ? [def] : Array.isArray(def) && typeof def[0] === 'number' ? (def as number[]) : [];
@@ -55,7 +81,7 @@ export function opt(
 }
 
 /** An integer option (counts, sizes, steps), optionally bounded (e.g. `{ min: 1 }`). */
-export function int(def: number, help: string, range: Range = {}): OptionSpec {
+export function int(def: number, help: string, range: Range = {}): OptionSpec<number> {
   return opt(def, help, { type: 'integer', ...range });
 }
 
@@ -159,7 +185,12 @@ export function suggestKey(key: string, keys: Iterable<string>): string | undefi
 }
 
 /** Converts a raw value (string from the CLI, or JSON) to the option's type, or throws naming key and source. */
-export function coerce(key: string, spec: OptionSpec, raw: unknown, source: string): OptionValue {
+export function coerce<T>(key: string, spec: OptionSpec<T>, raw: unknown, source: string): T {
+  // The value has just been checked against the spec, so it is the spec's value type.
+  return checkedValue(key, spec, raw, source) as T;
+}
+
+function checkedValue(key: string, spec: OptionSpec<unknown>, raw: unknown, source: string): OptionValue {
   const bad = (why: string) => new ConfigError(`${source}: option ${key} ${why}`, key);
   // `true` without a string form is a flag given with no value (`--out` at the end of a command line).
   if (raw === true && spec.type !== 'boolean' && spec.type !== 'json') throw bad(`needs a value (--${key} VALUE)`);
@@ -211,11 +242,13 @@ export function coerce(key: string, spec: OptionSpec, raw: unknown, source: stri
 }
 
 /** Applies dotted-key overrides to a config, validating every key against the schema. */
-export function applyOverrides(config: ConfigTree, schema: Schema, overrides: Map<string, unknown>, source: string): ConfigTree {
+export function applyOverrides<T extends ConfigTree>(config: T, schema: Schema, overrides: Map<string, unknown>, source: string): T {
   const flat = flattenSchema(schema);
   for (const [key, raw] of overrides) {
     const spec = flat.get(key);
     if (!spec) {
+      const to = renamedTo(key, new Set(flat.keys()));
+      if (to !== undefined) throw renamedKeyError(key, to, source);
       const hint = suggestKey(key, flat.keys());
       throw new ConfigError(`${source}: unknown option '${key}'${hint ? ` (did you mean '${hint}'?)` : ''}; run with --help to list options`, key);
     }

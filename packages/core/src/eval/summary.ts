@@ -8,9 +8,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import { applyOverrides, type ConfigTree } from '../config/schema.js';
+import { applyOverrides } from '../config/schema.js';
 import { fullSchema } from '../config/resolve.js';
 import { buildStudent } from '../model/base.js';
 import { loadStudentWeights, resolveCheckpointDir } from '../run/commands.js';
@@ -41,7 +41,7 @@ export interface PretrainSummary {
 }
 
 export interface SummaryOptions {
-  modality: Modality;
+  modality: AnyModality;
   /** The pretraining run's resolved config. */
   config: ResolvedConfig;
   /** The run folder (its latest checkpoint is probed; summary.json and probe.png go here). */
@@ -52,7 +52,7 @@ export interface SummaryOptions {
 }
 
 /** The evaluation a modality's summary runs: its `summaryProbe`, else an evaluation named `probe`, else none. */
-export function summaryProbeOf(modality: Modality): { evaluation: string; metric: string; overrides: Record<string, unknown> } | undefined {
+export function summaryProbeOf(modality: AnyModality): { evaluation: string; metric: string; overrides: Record<string, unknown> } | undefined {
   const declared = modality.summaryProbe;
   const evaluation = declared?.evaluation ?? 'probe';
   if (!modality.evaluations?.[evaluation]) {
@@ -76,7 +76,7 @@ export async function summarizePretraining(o: SummaryOptions): Promise<PretrainS
     return undefined;
   }
   const source = `summary probe of ${o.modality.name}`;
-  const config = applyOverrides(structuredClone(o.config) as unknown as ConfigTree, fullSchema(o.modality.schema), new Map(Object.entries(probe.overrides)), source) as unknown as ResolvedConfig;
+  const config = applyOverrides(structuredClone(o.config), fullSchema(o.modality.schema), new Map(Object.entries(probe.overrides)), source);
   const evaluate = o.modality.evaluations![probe.evaluation]!;
   const checkpoint = resolveCheckpointDir(o.runDir);
   const quiet = () => {};

@@ -9,8 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { activeBackend, initBackend } from '../backend/registry.js';
-import { fullSchema, resolveConfig, type ResolvedConfig } from '../config/resolve.js';
-import { flattenSchema, flattenTree } from '../config/schema.js';
+import { resolveStoredConfig, type ResolvedConfig, type ResolvedConfigOf } from '../config/resolve.js';
+import type { Schema } from '../config/schema.js';
 import { CheckpointError, ConfigError, D2vError, PluginError, ShapeError } from '../errors.js';
 import { buildStudent, topKTargets } from '../model/base.js';
 import { maskedMeanOverTime } from '../ops/basic.js';
@@ -18,7 +18,7 @@ import { loadModality } from '../registry/registry.js';
 import { ProgressBar, type ProgressStream } from '../report/progress.js';
 import { loadStudentWeights, resolveCheckpointDir } from '../run/commands.js';
 import type { Transformer } from '../nn/transformer.js';
-import type { Batch, FeatureEncoder, Modality, ModalityInference, NamedInput, PredictionRecord, Predictor, SkippedInput } from '../registry/modality.js';
+import type { Batch, FeatureEncoder, AnyModality, Modality, ModalityInference, NamedInput, PredictionRecord, Predictor, SkippedInput } from '../registry/modality.js';
 
 export type EmbedPool = 'mean' | 'none';
 export type EmbedLayers = 'last' | 'topk';
@@ -27,9 +27,9 @@ export const EMBED_LAYERS: readonly EmbedLayers[] = ['last', 'topk'];
 /** Inputs per batch unless told otherwise. */
 export const DEFAULT_INFERENCE_BATCH = 32;
 
-export interface LoadModelOptions {
-  /** The modality (object, name or plugin path); default: the one the run's config names. */
-  modality?: Modality | string;
+export interface LoadModelOptions<S extends Schema = {}> {
+  /** The modality (object, name or plugin path); default: the one the run's config names. With the object, the model's config has its type. */
+  modality?: Modality<any, S, any> | string;
   /** TensorFlow.js backend to start when none is active yet (default: D2V_BACKEND, else wasm). */
   backend?: string;
   /** Messages (checkpoint loaded, inputs skipped); default silent. */
@@ -102,28 +102,12 @@ function readJson(file: string): Record<string, unknown> {
   }
 }
 
-/**
- * A stored run config resolved against the modality's current schema: defaults fill options added
- * since the run, options the schema no longer has are dropped (and named in the log).
- */
-function runConfig(modality: Modality, stored: Record<string, unknown>, file: string, log: (m: string) => void): ResolvedConfig {
-  const flat = flattenTree(stored);
-  flat.delete('modality');
-  flat.delete('preset');
-  const known = flattenSchema(fullSchema(modality.schema));
-  const dropped = [...flat.keys()].filter((k) => !known.has(k));
-  for (const k of dropped) flat.delete(k);
-  if (dropped.length) log(`d2v: ${file}: ignoring options ${modality.name} no longer has: ${dropped.join(', ')}`);
-  const preset = typeof stored['preset'] === 'string' && modality.presets[stored['preset']] ? stored['preset'] : modality.defaultPreset;
-  return resolveConfig({ modality: modality.name, modalitySchema: modality.schema, presets: modality.presets, preset, overrides: flat });
-}
-
 /** A trained run ready for inference, in eval mode. Call dispose() when done. */
-export class D2vModel<I = unknown> {
+export class D2vModel<I = unknown, C extends ResolvedConfig = ResolvedConfig> {
   /** @internal use loadModel */
   constructor(
-    readonly modality: Modality,
-    readonly config: ResolvedConfig,
+    readonly modality: AnyModality,
+    readonly config: C,
     /** The checkpoint folder the weights came from. */
     readonly checkpoint: string,
     readonly step: number,
@@ -136,7 +120,9 @@ export class D2vModel<I = unknown> {
   ) {}
 
   private get inference(): ModalityInference<I> {
-    return this.modality.inference as ModalityInference<I>;
+    const inference = this.modality.inference;
+    if (!inference) throw new PluginError(`modality ${this.modality.name} has no inference support`);
+    return inference;
   }
 
   /** Paths as the d2v command reads `--input`: files under folders, lines of text files, ... */
@@ -270,7 +256,7 @@ export class D2vModel<I = unknown> {
  * its config names, the encoder + Transformer, and the head of the downstream task it was
  * fine-tuned for (none for a pretraining run: `embed` works, `predict` says why it cannot).
  */
-export async function loadModel<I = unknown>(runOrCheckpoint: string, o: LoadModelOptions = {}): Promise<D2vModel<I>> {
+export async function loadModel<I = unknown, S extends Schema = {}>(runOrCheckpoint: string, o: LoadModelOptions<S> = {}): Promise<D2vModel<I, ResolvedConfigOf<S>>> {
   const log = o.log ?? (() => {});
   const dir = resolveCheckpointDir(runOrCheckpoint);
   const configFile = join(dir, 'config.json');
@@ -278,11 +264,11 @@ export async function loadModel<I = unknown>(runOrCheckpoint: string, o: LoadMod
   const stored = readJson(configFile);
   const name = stored['modality'];
   if (typeof name !== 'string') throw new CheckpointError(configFile, 'names no modality');
-  const modality = typeof o.modality === 'object' ? o.modality : await loadModality(o.modality ?? name);
+  const modality: AnyModality = typeof o.modality === 'object' ? o.modality : await loadModality(o.modality ?? name);
   if (modality.name !== name) throw new ConfigError(`${runOrCheckpoint} is a ${name} run, not ${modality.name}`, 'modality');
   const inference = modality.inference;
   if (!inference) throw new PluginError(`modality ${name} has no inference support (its Modality object defines no \`inference\`; see docs/extending.md)`);
-  const config = runConfig(modality, stored, configFile, log);
+  const config = resolveStoredConfig(modality, stored, configFile, log);
   if (o.backend || !activeBackend()) await initBackend(o.backend, { log });
   const manifest = readJson(join(dir, 'manifest.json'));
   const step = typeof manifest['step'] === 'number' ? manifest['step'] : -1;
@@ -304,7 +290,7 @@ export async function loadModel<I = unknown>(runOrCheckpoint: string, o: LoadMod
     parts.transformer.setTraining(false);
     const predictor = task ? await inference.heads[task]!.create({ config, encoder: parts.encoder, transformer: parts.transformer, log, weights }) : undefined;
     log(`d2v: ${name} model from ${dir} (step ${step}): ${task ? `fine-tuned for ${task}` : 'no fine-tuned head (embed only)'}`);
-    return new D2vModel<I>(modality, config, dir, step, parts.encoder, parts.transformer, task, predictor, log);
+    return new D2vModel<I, ResolvedConfigOf<S>>(modality, config, dir, step, parts.encoder, parts.transformer, task, predictor, log);
   } catch (err) {
     parts.encoder.dispose();
     parts.transformer.dispose();

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CheckpointError, ConfigError } from '../errors.js';
-import { getPath, type ConfigTree } from '../config/schema.js';
+import { getPath } from '../config/schema.js';
 import { writeDirAtomic } from './atomic.js';
 import { decodeSafetensors, safetensorsToTensors, tensorsToSafetensors } from './safetensors.js';
 import type { ResolvedConfig } from '../config/resolve.js';
@@ -56,8 +56,8 @@ export interface HfWeight {
   optional?: boolean;
 }
 
-/** One entry of an `HfMapping`'s config table. */
-export interface HfConfigKey {
+/** One entry of an `HfMapping`'s config table (`C`: the modality's config, whose option names `d2v` must be). */
+export interface HfConfigKey<C extends ResolvedConfig = ResolvedConfig> {
   /** HF config.json key; omitted for a d2v value HF implies (e.g. model.norm 'pre'). */
   hf?: string;
   /** d2v config key (dotted). */
@@ -72,9 +72,9 @@ export interface HfConfigKey {
   /** HF value = d2v value + offset. */
   offset?: number;
   /** HF value derived from the run (e.g. the tokenizer's vocabulary size); import compares it, naming `d2v` as what to change. */
-  derive?: (config: ResolvedConfig) => unknown;
+  derive?: (config: C) => unknown;
   /** Export only: a value computed from several d2v keys (training options). */
-  exportValue?: (config: ResolvedConfig) => unknown;
+  exportValue?: (config: C) => unknown;
   /** A training option: exported for training on in PyTorch, never applied on import (the run's own config decides). */
   training?: boolean;
   /** Import accepts any HF value (the option does not change the encoder's outputs or is handled by `optional` weights). */
@@ -87,8 +87,8 @@ export interface HfConfigKey {
   why?: string;
 }
 
-/** How a modality's encoder + Transformer map to one Hugging Face model class. */
-export interface HfMapping {
+/** How a modality's encoder + Transformer map to one Hugging Face model class (`C`: its config, `B`: its batch). */
+export interface HfMapping<C extends ResolvedConfig = ResolvedConfig, B extends Batch = Batch> {
   /** config.json `model_type`, e.g. 'data2vec-vision'. */
   modelType: string;
   /** The transformers class, e.g. 'Data2VecVisionModel' (config.json `architectures`). */
@@ -97,12 +97,15 @@ export interface HfMapping {
   prefix: string;
   /** The model's main input as transformers names it (pixel_values, input_values, input_ids). */
   inputName: string;
-  config: HfConfigKey[];
+  config: HfConfigKey<C>[];
   /** Every encoder and Transformer weight of a model built from `config`. */
-  weights(config: ResolvedConfig): HfWeight[];
+  weights(config: C): HfWeight[];
   /** A batch holding an input in HF's layout (e.g. pixel_values [B, C, H, W]), for comparing hidden states. */
-  batchFromInput(input: tf.Tensor, config: ResolvedConfig): Batch;
+  batchFromInput(input: tf.Tensor, config: C): B;
 }
+
+/** A mapping of any modality: what core's import and export code takes (the modality's types are erased there). */
+export type AnyHfMapping = HfMapping<any, any>;
 
 /** HF names of one Transformer block's parts, relative to the block (`{i}` in `layer` is the block index). */
 export interface HfBlockNames {
@@ -179,14 +182,14 @@ const sameValue = (a: unknown, b: unknown) => show(a) === show(b);
 const hfNames = (w: HfWeight): (string | null)[] => (Array.isArray(w.hf) ? w.hf : [w.hf]);
 
 function d2vValue(config: ResolvedConfig, key: string): unknown {
-  return getPath(config as unknown as ConfigTree, key);
+  return getPath(config, key);
 }
 
 /**
  * config.json for `config`, or a ConfigError naming the first d2v option the HF class cannot
  * express (its key, its value and why).
  */
-export function hfConfigFor(mapping: HfMapping, config: ResolvedConfig): Record<string, unknown> {
+export function hfConfigFor(mapping: AnyHfMapping, config: ResolvedConfig): Record<string, unknown> {
   const refuse = (key: string, value: unknown, expected: string, why?: string): never => {
     throw new ConfigError(
       `Hugging Face ${mapping.architecture} cannot express ${key} = ${show(value)} (it needs ${expected})${why ? `: ${why}` : ''}`,
@@ -228,7 +231,7 @@ export interface HfImportedConfig {
  * first HF option d2v cannot express. Training options (dropouts) are not taken: the run's config
  * decides them.
  */
-export function d2vOptionsFromHf(mapping: HfMapping, hf: Record<string, unknown>, file: string): HfImportedConfig {
+export function d2vOptionsFromHf(mapping: AnyHfMapping, hf: Record<string, unknown>, file: string): HfImportedConfig {
   if (hf['model_type'] !== mapping.modelType) {
     throw new CheckpointError(file, `model_type is ${show(hf['model_type'])}; this modality reads ${show(mapping.modelType)} (${mapping.architecture}): check --modality`);
   }
@@ -282,7 +285,7 @@ export function d2vOptionsFromHf(mapping: HfMapping, hf: Record<string, unknown>
  * Checks the HF options a run derives itself (e.g. the vocabulary size from its tokenizer) against
  * config.json, naming the d2v option to change.
  */
-export function checkDerivedHfOptions(mapping: HfMapping, hf: Record<string, unknown>, config: ResolvedConfig, file: string): void {
+export function checkDerivedHfOptions(mapping: AnyHfMapping, hf: Record<string, unknown>, config: ResolvedConfig, file: string): void {
   for (const k of mapping.config) {
     if (!k.derive || k.hf === undefined || !Object.hasOwn(hf, k.hf)) continue;
     const mine = k.derive(config);
@@ -365,7 +368,7 @@ function fromHfParts(layout: HfLayout, hf: tf.Tensor[], shape: readonly number[]
   });
 }
 
-function checkCoverage(mapping: HfMapping, weights: HfWeight[], d2vNames: Iterable<string>): void {
+function checkCoverage(mapping: AnyHfMapping, weights: HfWeight[], d2vNames: Iterable<string>): void {
   const declared = new Set(weights.map((w) => w.d2v));
   const missing = [...d2vNames].filter((n) => !declared.has(n));
   // A programming error in the modality's table, not a user error: every weight must have a place in HF.
@@ -376,7 +379,7 @@ function checkCoverage(mapping: HfMapping, weights: HfWeight[], d2vNames: Iterab
  * HF tensors (names without the model prefix) for d2v's `encoder.*` + `transformer.*` weights of
  * a model built from `config`. The caller owns (and disposes) the returned tensors.
  */
-export function hfTensorsFor(mapping: HfMapping, config: ResolvedConfig, d2v: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
+export function hfTensorsFor(mapping: AnyHfMapping, config: ResolvedConfig, d2v: Record<string, tf.Tensor>): Record<string, tf.Tensor> {
   const weights = mapping.weights(config);
   checkCoverage(mapping, weights, Object.keys(d2v));
   const out: Record<string, tf.Tensor> = {};
@@ -415,7 +418,7 @@ export interface HfImportedWeights {
  * the wrong shape, or a missing one, is a CheckpointError naming it.
  */
 export function d2vTensorsFromHf(
-  mapping: HfMapping,
+  mapping: AnyHfMapping,
   config: ResolvedConfig,
   hf: Record<string, tf.Tensor>,
   shapes: Map<string, readonly number[]>,

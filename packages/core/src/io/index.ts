@@ -23,6 +23,6 @@ export {
   writeHfCheckpoint,
   hiddenStates,
 } from './hf.js';
-export type { HfLayout, HfWeight, HfConfigKey, HfMapping, HfBlockNames, HfImportedConfig, HfImportedWeights, HiddenStates } from './hf.js';
+export type { HfLayout, HfWeight, HfConfigKey, HfMapping, AnyHfMapping, HfBlockNames, HfImportedConfig, HfImportedWeights, HiddenStates } from './hf.js';
 export { encodeNpy } from './npy.js';
 export type { NpyData } from './npy.js';

@@ -14,15 +14,15 @@ import { checkCollapse } from '../objective/collapse.js';
 import { Rng } from '../train/rng.js';
 import type { TrainTask, LossResult } from '../train/task.js';
 import type { ObjectiveConfig, ResolvedConfig } from '../config/resolve.js';
-import type { DataSource, FeatureEncoder, Features, MaskingStrategy, Modality } from '../registry/modality.js';
+import type { DataSource, FeatureEncoder, Features, MaskingStrategy, AnyModality, Modality } from '../registry/modality.js';
 
-export interface Data2VecParts {
-  encoder: FeatureEncoder;
+export interface Data2VecParts<E extends FeatureEncoder<any> = FeatureEncoder> {
+  encoder: E;
   transformer: Transformer;
 }
 
-/** Builds a student encoder + Transformer for a modality and config (seeded). */
-export function buildStudent(modality: Modality, config: ResolvedConfig): Data2VecParts {
+/** Builds a student encoder + Transformer for a modality and config (seeded); the encoder has the modality's encoder type. */
+export function buildStudent<E extends FeatureEncoder<any>>(modality: Modality<any, any, E>, config: ResolvedConfig): Data2VecParts<E> {
   const rng = new Rng(config.seed);
   const encoder = modality.createEncoder(config, rng.seed());
   const transformer = new Transformer(config.model, rng.seed());
@@ -67,7 +67,7 @@ export abstract class Data2VecTaskBase<P> implements TrainTask<P> {
 
   /** `predictor(seed)` builds what maps the student's outputs to targets; it is saved as `predictorName.*`. */
   constructor(
-    readonly modality: Modality,
+    readonly modality: AnyModality,
     readonly config: ResolvedConfig,
     readonly data: DataSource,
     readonly masker: MaskingStrategy,

@@ -12,7 +12,7 @@ import { Data2VecTaskBase } from './base.js';
 import type { Rng } from '../train/rng.js';
 import type { LossResult } from '../train/task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { DataSource, Features, MaskResult, MaskingStrategy, Modality, Batch } from '../registry/modality.js';
+import type { DataSource, Features, MaskResult, MaskingStrategy, AnyModality, Batch } from '../registry/modality.js';
 
 export { buildStudent, type Data2VecParts } from './base.js';
 
@@ -28,7 +28,7 @@ interface Prepared {
 export class Data2VecPretrainTask extends Data2VecTaskBase<Prepared> {
   readonly head: RegressionHead;
 
-  constructor(modality: Modality, config: ResolvedConfig, data: DataSource, masker: MaskingStrategy) {
+  constructor(modality: AnyModality, config: ResolvedConfig, data: DataSource, masker: MaskingStrategy) {
     let head!: RegressionHead;
     super(modality, config, data, masker, 'head', (seed) => (head = new RegressionHead(config.model.dim, config.model.dim, config.objective.headLayers, seed)));
     this.head = head;

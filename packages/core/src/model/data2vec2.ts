@@ -19,7 +19,7 @@ import { ConfigError, ShapeError } from '../errors.js';
 import type { Rng } from '../train/rng.js';
 import type { LossResult } from '../train/task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { Batch, DataSource, MaskingStrategy, Modality } from '../registry/modality.js';
+import type { Batch, DataSource, MaskingStrategy, AnyModality } from '../registry/modality.js';
 
 /** Where every step of every masked copy goes; rows are copies, r = sample * clones + copy. */
 export interface MultiMask {
@@ -108,7 +108,7 @@ interface Prepared {
 export class Data2Vec2PretrainTask extends Data2VecTaskBase<Prepared> {
   readonly decoder: ConvDecoder;
 
-  constructor(modality: Modality, config: ResolvedConfig, data: DataSource, masker: MaskingStrategy) {
+  constructor(modality: AnyModality, config: ResolvedConfig, data: DataSource, masker: MaskingStrategy) {
     let decoder!: ConvDecoder;
     const o = config.objective;
     super(modality, config, data, masker, 'decoder', (seed) => (decoder = new ConvDecoder(o.decoder, config.model.dim, o.headLayers, seed)));

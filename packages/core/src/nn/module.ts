@@ -116,7 +116,6 @@ export abstract class Module {
   }
 }
 
-/** Groups modules under names; used to EMA-track e.g. an encoder and a Transformer together. */
 /**
  * The entries of a state whose names start with `prefix`, the prefix removed (e.g. a fine-tuned
  * head's parameters in a checkpoint's student group, ready for loadState); undefined when none do.
@@ -126,6 +125,7 @@ export function weightsUnder(state: Record<string, tf.Tensor> | undefined, prefi
   return entries.length ? Object.fromEntries(entries.map(([k, v]) => [k.slice(prefix.length), v])) : undefined;
 }
 
+/** Groups modules under names; used to EMA-track e.g. an encoder and a Transformer together. */
 export class ModuleGroup extends Module {
   constructor(modules: Record<string, Module>) {
     super();

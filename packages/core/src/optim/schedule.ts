@@ -1,7 +1,9 @@
 /** Learning-rate schedules as pure functions of the update number. */
 import { ConfigError } from '../errors.js';
 
-export type ScheduleName = 'cosine' | 'tri-stage' | 'constant' | 'linear';
+/** The learning-rate schedules (the choices of optim.schedule and finetune.schedule). */
+export const SCHEDULE_NAMES = ['cosine', 'tri-stage', 'constant', 'linear'] as const;
+export type ScheduleName = (typeof SCHEDULE_NAMES)[number];
 
 export interface ScheduleConfig {
   schedule: ScheduleName;
@@ -15,7 +17,7 @@ export interface ScheduleConfig {
   /** tri-stage: lr at the start of warm-up as a fraction of lr. */
   initLrScale: number;
   /** tri-stage: fractions of totalSteps for warm-up, hold and decay (fairseq's phase_ratio). */
-  phaseRatios: [number, number, number];
+  phaseRatios: readonly number[];
 }
 
 export function learningRate(step: number, c: ScheduleConfig): number {

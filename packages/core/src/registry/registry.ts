@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { PluginError } from '../errors.js';
 import { suggestKey } from '../config/schema.js';
-import type { Modality } from './modality.js';
+import type { AnyModality } from './modality.js';
 import { Registrations, callerOf, type RegisterOptions } from './registrations.js';
 
 /**
@@ -35,17 +35,17 @@ function claimSingleCopy(): void {
 }
 claimSingleCopy();
 
-const modalities = new Registrations<Modality>('modality');
+const modalities = new Registrations<AnyModality>('modality');
 
-const REQUIRED: (keyof Modality)[] = ['name', 'schema', 'presets', 'defaultPreset', 'createEncoder', 'createMasker', 'createData'];
+const REQUIRED: (keyof AnyModality)[] = ['name', 'schema', 'presets', 'defaultPreset', 'createEncoder', 'createMasker', 'createData'];
 
 /** Registers a modality under its name; a second one under a taken name is refused unless `opts.replace`. */
-export function registerModality(m: Modality, opts: RegisterOptions = {}): void {
+export function registerModality(m: AnyModality, opts: RegisterOptions = {}): void {
   addModality(m, opts, callerOf(registerModality));
 }
 
 /** registerModality, with where the registration comes from (the caller's file:line, or the plugin loadModality imported). */
-function addModality(m: Modality, opts: RegisterOptions, by: string | undefined): void {
+function addModality(m: AnyModality, opts: RegisterOptions, by: string | undefined): void {
   const missing = REQUIRED.filter((k) => m[k] === undefined);
   if (missing.length) throw new PluginError(`modality ${m.name ?? '(unnamed)'} is missing ${missing.join(', ')}`);
   if (!/^[a-z][a-z0-9-]*$/.test(m.name)) throw new PluginError(`modality name '${m.name}' must be lower-case letters, digits and dashes`);
@@ -53,7 +53,7 @@ function addModality(m: Modality, opts: RegisterOptions, by: string | undefined)
   modalities.add(m.name, m, opts, by);
 }
 
-export function getModality(name: string): Modality {
+export function getModality(name: string): AnyModality {
   const m = modalities.get(name);
   if (!m) {
     const known = [...modalities.keys()];
@@ -66,8 +66,8 @@ export function registeredModalities(): string[] {
   return [...modalities.keys()];
 }
 
-function isModality(x: unknown): x is Modality {
-  return !!x && typeof x === 'object' && typeof (x as Modality).name === 'string' && typeof (x as Modality).createEncoder === 'function';
+function isModality(x: unknown): x is AnyModality {
+  return !!x && typeof x === 'object' && typeof (x as AnyModality).name === 'string' && typeof (x as AnyModality).createEncoder === 'function';
 }
 
 /**
@@ -75,7 +75,7 @@ function isModality(x: unknown): x is Modality {
  * file or a package folder; a name is tried as `@d2v/<name>` and then as a
  * package name. The module registers itself or exports `modality`/default.
  */
-export async function loadModality(spec: string, cwd = process.cwd()): Promise<Modality> {
+export async function loadModality(spec: string, cwd = process.cwd()): Promise<AnyModality> {
   if (modalities.has(spec)) return modalities.get(spec)!;
   const before = new Set(modalities.keys());
   let mod: Record<string, unknown>;
@@ -104,7 +104,7 @@ export async function loadModality(spec: string, cwd = process.cwd()): Promise<M
   // The same object again changes nothing; another under a taken name is refused, naming both.
   for (const cand of [mod['modality'], mod['default']]) if (isModality(cand)) addModality(cand, {}, source);
   const added = [...modalities.keys()].filter((k) => !before.has(k));
-  const found = added[0] ?? (isModality(mod['modality']) ? (mod['modality'] as Modality).name : isModality(mod['default']) ? (mod['default'] as Modality).name : spec);
+  const found = added[0] ?? (isModality(mod['modality']) ? (mod['modality'] as AnyModality).name : isModality(mod['default']) ? (mod['default'] as AnyModality).name : spec);
   if (!modalities.has(found)) throw new PluginError(`'${spec}' loaded but registered no modality (export \`modality\` or call registerModality)`);
   return modalities.get(found)!;
 }

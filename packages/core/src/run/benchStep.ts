@@ -14,11 +14,11 @@ import { pretrain, prepareRun, buildPretrainTask, toMap, type RunOptions } from 
 import { ConfigError } from '../errors.js';
 import { readMetrics } from '../report/metrics.js';
 import { stepRng } from '../train/stepRng.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 
 export interface StepBenchOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   overrides?: Record<string, unknown>;
   /** Measured updates after warm-up. */

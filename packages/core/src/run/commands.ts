@@ -10,8 +10,9 @@ import { join, resolve } from 'node:path';
 import { initBackend, activeBackend, registeredBackends } from '../backend/registry.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import { loadModality, discoverModalities, registeredModalities } from '../registry/registry.js';
-import type { Modality, DownstreamContext, DownstreamTask } from '../registry/modality.js';
+import type { AnyModality, DownstreamContext, DownstreamTask } from '../registry/modality.js';
 import { buildStudent, type Data2VecParts } from '../model/base.js';
+import { weightsUnder } from '../nn/module.js';
 import { createPretrainTask, type PretrainTask } from '../model/pretrainTask.js';
 import type { TrainResult } from '../train/trainer.js';
 import { CheckpointManager } from '../io/checkpoint.js';
@@ -23,7 +24,7 @@ import { isHfCheckpoint } from '../io/hf.js';
 import { loadHfWeights, resolveWithHfInit } from './hfInit.js';
 
 export interface RunOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   configFile?: string;
   overrides?: Map<string, unknown> | Record<string, unknown>;
@@ -38,7 +39,7 @@ export function toMap(o: RunOptions['overrides']): Map<string, unknown> {
   return o instanceof Map ? o : new Map(Object.entries(o));
 }
 
-export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; config: ResolvedConfig }> {
+export async function prepareRun(o: RunOptions): Promise<{ modality: AnyModality; config: ResolvedConfig }> {
   const modality = typeof o.modality === 'string' ? await loadModality(o.modality) : o.modality;
   const config = resolveWithHfInit(modality, {
     modality: modality.name,
@@ -54,7 +55,7 @@ export async function prepareRun(o: RunOptions): Promise<{ modality: Modality; c
 }
 
 /** `--init` of a config (finetune.init): empty when training from scratch. */
-const initOf = (config: ResolvedConfig) => (config['finetune'] as { init: string }).init;
+const initOf = (config: ResolvedConfig) => config.finetune.init;
 
 export interface PretrainOutcome extends TrainResult {
   config: ResolvedConfig;
@@ -81,7 +82,7 @@ export async function pretrain(o: RunOptions): Promise<PretrainOutcome> {
  * `finetune.init` pretraining continues from that checkpoint: the student starts from it, the teacher
  * from the student.
  */
-export async function buildPretrainTask(modality: Modality, config: ResolvedConfig, log: (m: string) => void): Promise<PretrainTask> {
+export async function buildPretrainTask(modality: AnyModality, config: ResolvedConfig, log: (m: string) => void): Promise<PretrainTask> {
   const task = createPretrainTask(modality, config, await modality.createData(config, 'train'));
   const init = initOf(config);
   if (init) {
@@ -105,7 +106,7 @@ export async function pretrainReplica(ctx: ReplicaContext<{ modality: string }>)
  * How worker threads rebuild a run's task (`train.workers` > 0): they load the modality by the same
  * name or path, so one given as an object in code cannot be used there.
  */
-function replicaOf(build: 'pretrainReplica' | 'finetuneReplica', modality: string | Modality, config: ResolvedConfig): TaskFactory | undefined {
+function replicaOf(build: 'pretrainReplica' | 'finetuneReplica', modality: string | AnyModality, config: ResolvedConfig): TaskFactory | undefined {
   if (config.train.workers === 0) return undefined;
   if (typeof modality !== 'string') throw new ConfigError('train.workers needs the modality as a name or path (workers load it themselves)', 'train.workers');
   return { module: import.meta.url, export: build, args: { modality: modality.startsWith('.') ? resolve(modality) : modality } };
@@ -134,10 +135,8 @@ export async function loadStudentWeights(
     ckpt.dispose();
     throw new CheckpointError(dir, 'has no student weights');
   }
-  const pick = (prefix: string) =>
-    Object.fromEntries(Object.entries(student).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
-  parts.encoder.loadState(pick('encoder.'), `${dir} (encoder)`);
-  parts.transformer.loadState(pick('transformer.'), `${dir} (transformer)`);
+  parts.encoder.loadState(weightsUnder(student, 'encoder.') ?? {}, `${dir} (encoder)`);
+  parts.transformer.loadState(weightsUnder(student, 'transformer.') ?? {}, `${dir} (transformer)`);
   log(`d2v: loaded pretrained encoder + Transformer from ${dir} (step ${ckpt.step})`);
   // Only the student group is kept for the caller (e.g. a fine-tuned head); the rest is freed now.
   for (const [g, tensors] of Object.entries(ckpt.groups)) if (g !== 'student') tf.dispose(Object.values(tensors));
@@ -149,7 +148,7 @@ export async function loadStudentWeights(
  * Hugging Face folder (config resolved by prepareRun). Returns the loaded student weights (a
  * d2v checkpoint's may hold a fine-tuned head); the caller disposes them.
  */
-export async function loadInit(init: string, modality: Modality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
+export async function loadInit(init: string, modality: AnyModality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
   const dir = resolve(init);
   if (isHfCheckpoint(dir)) return loadHfWeights(dir, modality, config, parts, log);
   return loadStudentWeights(resolveCheckpointDir(init), parts, log);
@@ -161,19 +160,12 @@ export interface FinetuneOutcome extends TrainResult {
 }
 
 /** The config a fine-tuning run trains with: finetune.* replaces the pretraining optimiser/train settings. */
-export function finetuneConfig(config: ResolvedConfig): ResolvedConfig {
-  const ft = config['finetune'] as Record<string, number | string>;
+export function finetuneConfig<C extends ResolvedConfig>(config: C): C {
+  const ft = config.finetune;
   return {
     ...config,
-    optim: {
-      ...config.optim,
-      lr: ft['lr'] as number,
-      warmupSteps: ft['warmupSteps'] as number,
-      schedule: ft['schedule'] as ResolvedConfig['optim']['schedule'],
-      weightDecay: ft['weightDecay'] as number,
-      clipNorm: ft['clipNorm'] as number,
-    },
-    train: { ...config.train, steps: ft['steps'] as number, batchSize: ft['batchSize'] as number },
+    optim: { ...config.optim, lr: ft.lr, warmupSteps: ft.warmupSteps, schedule: ft.schedule, weightDecay: ft.weightDecay, clipNorm: ft.clipNorm },
+    train: { ...config.train, steps: ft.steps, batchSize: ft.batchSize },
   };
 }
 
@@ -203,7 +195,7 @@ export async function finetune(o: RunOptions): Promise<FinetuneOutcome> {
  * The modality's fine-tuning task for a fine-tuning config (finetuneConfig) on a new encoder +
  * Transformer, loaded from `finetune.init` when given; `dispose` frees the task and them.
  */
-export async function buildFinetuneTask(modality: Modality, config: ResolvedConfig, log: (m: string) => void): Promise<{ task: DownstreamTask; dispose(): void }> {
+export async function buildFinetuneTask(modality: AnyModality, config: ResolvedConfig, log: (m: string) => void): Promise<{ task: DownstreamTask; dispose(): void }> {
   checkFinetunable(modality);
   const parts = buildStudent(modality, config);
   const disposeParts = () => {
@@ -232,7 +224,7 @@ export async function buildFinetuneTask(modality: Modality, config: ResolvedConf
   }
 }
 
-function checkFinetunable(modality: Modality): asserts modality is Modality & Required<Pick<Modality, 'createFinetuneTask'>> {
+function checkFinetunable(modality: AnyModality): asserts modality is AnyModality & Required<Pick<AnyModality, 'createFinetuneTask'>> {
   if (!modality.createFinetuneTask) throw new ConfigError(`modality ${modality.name} has no fine-tuning task`);
 }
 

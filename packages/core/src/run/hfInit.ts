@@ -6,11 +6,12 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { join, resolve } from 'node:path';
 import { CheckpointError, ConfigError, PluginError } from '../errors.js';
-import { getPath, type ConfigTree } from '../config/schema.js';
+import { getPath } from '../config/schema.js';
 import { resolveConfig, type ResolveOptions, type ResolvedConfig } from '../config/resolve.js';
 import { discoverModalities, loadModality, registeredModalities } from '../registry/registry.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 import type { Data2VecParts } from '../model/base.js';
+import { weightsUnder } from '../nn/module.js';
 import {
   HF_CONFIG_FILE,
   HF_WEIGHTS_FILE,
@@ -20,20 +21,20 @@ import {
   isHfCheckpoint,
   readHfConfig,
   readHfTensors,
-  type HfMapping,
+  type AnyHfMapping,
 } from '../io/hf.js';
 
 /** The modality's Hugging Face mapping, or an error saying it has none. */
-export function hfMappingOf(modality: Modality): HfMapping {
+export function hfMappingOf(modality: AnyModality): AnyHfMapping {
   if (!modality.hf) throw new ConfigError(`modality ${modality.name} declares no Hugging Face mapping (Modality.hf), so it cannot read or write Hugging Face checkpoints`);
   return modality.hf;
 }
 
 /** The installed modality whose Hugging Face mapping reads `modelType` (e.g. data2vec-audio -> speech). */
-export async function modalityForHfModelType(modelType: unknown, file: string): Promise<Modality> {
+export async function modalityForHfModelType(modelType: unknown, file: string): Promise<AnyModality> {
   const names = [...new Set([...registeredModalities(), ...discoverModalities()])];
   for (const name of names) {
-    const m: Modality | undefined = await loadModality(name).catch(() => undefined);
+    const m: AnyModality | undefined = await loadModality(name).catch(() => undefined);
     if (m && m.hf?.modelType === modelType) return m;
   }
   throw new PluginError(`${file}: no installed d2v modality reads Hugging Face model_type ${JSON.stringify(modelType)} (installed: ${names.join(', ') || 'none'}); pass --modality`);
@@ -46,9 +47,9 @@ const show = (v: unknown) => JSON.stringify(v);
  * folder's config.json sets the architecture options (model size, patches, conv layers, ...). A
  * command-line flag that contradicts the checkpoint is refused, naming the key.
  */
-export function resolveWithHfInit(modality: Modality, o: ResolveOptions, log: (m: string) => void): ResolvedConfig {
+export function resolveWithHfInit(modality: AnyModality, o: ResolveOptions, log: (m: string) => void): ResolvedConfig {
   const config = resolveConfig(o);
-  const init = (config['finetune'] as { init?: string } | undefined)?.init;
+  const init = config.finetune.init;
   if (!init || !isHfCheckpoint(resolve(init))) return config;
   const dir = resolve(init);
   const file = join(dir, HF_CONFIG_FILE);
@@ -68,7 +69,7 @@ export function resolveWithHfInit(modality: Modality, o: ResolveOptions, log: (m
   }
   const merged = resolveConfig({ ...o, overrides: new Map([...arch, ...flags]) });
   for (const [key, value] of arch) {
-    const got = getPath(merged as unknown as ConfigTree, key);
+    const got = getPath(merged, key);
     if (show(got) !== show(value)) {
       throw new ConfigError(`--init ${dir} is a Hugging Face ${mapping.architecture} with ${key} = ${show(value)} (from its config.json), but the command line sets ${show(got)}: drop that option`, key);
     }
@@ -86,7 +87,7 @@ const withPrefix = (prefix: string, m: Map<string, tf.Variable>) => [...m].map((
  * Loads a Hugging Face folder's weights into `parts` (built from the config resolveWithHfInit gave)
  * and returns them under d2v's names (`encoder.*`, `transformer.*`; the caller disposes them).
  */
-export async function loadHfWeights(dir: string, modality: Modality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
+export async function loadHfWeights(dir: string, modality: AnyModality, config: ResolvedConfig, parts: Data2VecParts, log: (m: string) => void): Promise<Record<string, tf.Tensor>> {
   const mapping = hfMappingOf(modality);
   const file = join(dir, HF_WEIGHTS_FILE);
   const shapes = new Map<string, readonly number[]>([...withPrefix('encoder.', parts.encoder.variables()), ...withPrefix('transformer.', parts.transformer.variables())]);
@@ -98,11 +99,10 @@ export async function loadHfWeights(dir: string, modality: Modality, config: Res
     tf.dispose(Object.values(hf));
   }
   const { tensors, absent, unused } = imported;
-  const pick = (prefix: string) => Object.fromEntries(Object.entries(tensors).filter(([k]) => k.startsWith(prefix)).map(([k, v]) => [k.slice(prefix.length), v]));
   const strict = absent.length === 0;
   try {
-    parts.encoder.loadState(pick('encoder.'), `${file} (encoder)`, { strict });
-    parts.transformer.loadState(pick('transformer.'), `${file} (transformer)`, { strict });
+    parts.encoder.loadState(weightsUnder(tensors, 'encoder.') ?? {}, `${file} (encoder)`, { strict });
+    parts.transformer.loadState(weightsUnder(tensors, 'transformer.') ?? {}, `${file} (transformer)`, { strict });
   } catch (err) {
     tf.dispose(Object.values(tensors));
     throw err;

@@ -11,7 +11,7 @@ import { prepareRun, buildPretrainTask } from './commands.js';
 import { AdamW } from '../optim/adamw.js';
 import { microStep } from '../train/microStep.js';
 import { applyGuardedUpdate } from '../train/update.js';
-import type { Modality } from '../registry/modality.js';
+import type { AnyModality } from '../registry/modality.js';
 
 export interface KernelShare {
   kernel: string;
@@ -32,7 +32,7 @@ export interface StepProfile {
 }
 
 export interface StepProfileOptions {
-  modality: string | Modality;
+  modality: string | AnyModality;
   preset?: string;
   overrides?: Record<string, unknown>;
   /** Unprofiled updates first (kernel compilation, allocator warm-up). */

@@ -8,7 +8,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import type { ResolvedConfig } from '../config/resolve.js';
+import { migrateStoredConfig, type ResolvedConfig } from '../config/resolve.js';
+import { flattenTree } from '../config/schema.js';
 import { CheckpointError, ConfigError } from '../errors.js';
 import { CheckpointManager } from '../io/checkpoint.js';
 import { diffConfig } from '../io/configDiff.js';
@@ -80,8 +81,10 @@ function checkFolderPath(path: string): void {
 }
 
 /** Diffs a stored config against this run's; refuses differences outside the changeable keys. */
-function compareForResume(storedFile: string, stored: Record<string, unknown>, config: ResolvedConfig): string[] {
-  const current = config as unknown as Record<string, unknown>;
+function compareForResume(storedFile: string, saved: Record<string, unknown>, config: ResolvedConfig): string[] {
+  const current: Record<string, unknown> = config;
+  // A run saved before an option was renamed is compared under the new names.
+  const stored = migrateStoredConfig(saved, new Set(flattenTree(current).keys()));
   const refused = diffConfig(stored, current, [...RESUME_IGNORED_KEYS, ...RESUME_CHANGEABLE_KEYS]);
   if (refused.length) {
     throw new CheckpointError(

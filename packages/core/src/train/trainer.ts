@@ -41,7 +41,7 @@ export interface TrainerOptions {
   /** Called after every update with its record (tests watch tensor counts here). */
   onStep?: (record: StepRecord) => void;
   /** Config section whose lr and warmupSteps a divergence message advises changing (fine-tuning: 'finetune'). Default 'optim'. */
-  optimSection?: string;
+  optimSection?: 'optim' | 'finetune';
 }
 
 export interface StepRecord {
@@ -135,7 +135,7 @@ export class Trainer {
         step,
         groups: { ...task.checkpointGroups(), optimizer: optimizer.state() },
         state: { step, optimizerSteps: optimizer.t, rng: { kind: 'counter', seed: config.seed, nextMicroBatch: step * k } },
-        config: config as unknown as Record<string, unknown>,
+        config,
       });
       lastGood = { dir, step };
     };
@@ -222,7 +222,7 @@ export class Trainer {
    */
   private recovery(lastGood: { dir: string; step: number } | undefined, resumedInVain?: { dir: string; step: number }): string {
     const section = this.opts.optimSection ?? 'optim';
-    const cfg = (this.config[section] as { lr?: number; warmupSteps?: number } | undefined) ?? {};
+    const cfg = this.config[section];
     const change = `a lower --${section}.lr (now ${cfg.lr}) or a longer --${section}.warmupSteps (now ${cfg.warmupSteps})`;
     if (!lastGood) return `No checkpoint was written yet: start again with --overwrite and ${change}.`;
     // Finite weights can still be past saving (huge but finite updates before the gradients overflowed).

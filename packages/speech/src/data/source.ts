@@ -27,7 +27,7 @@ export interface SpeechSourceOptions {
   buckets?: number;
 }
 
-export class SpeechDataSource implements DataSource {
+export class SpeechDataSource implements DataSource<SpeechBatch> {
   private planned?: { epoch: number; batchSize: number; batches: number[][] };
   private readonly sizes: Int32Array;
 

@@ -6,7 +6,7 @@
  * objective.version 2 (`exactFraction` set): exactly floor(exactFraction x T) frames in every row
  * of every call, as core needs for several masked copies of one batch; rows must not be padded.
  */
-import { ShapeError, type Batch, type MaskResult, type MaskingStrategy, type Rng } from '@d2v/core';
+import { ShapeError, type MaskResult, type MaskingStrategy, type Rng } from '@d2v/core';
 import { spanMask } from './spanMask.js';
 import { framesForSamples, type ConvLayerSpec } from '../encoder.js';
 import type { SpeechBatch } from '../data/source.js';
@@ -28,7 +28,7 @@ export function exactMaskCount(frames: number, fraction: number): number {
   return Math.floor(fraction * frames + 1e-9);
 }
 
-export class SpanMasker implements MaskingStrategy {
+export class SpanMasker implements MaskingStrategy<SpeechBatch> {
   constructor(
     readonly convLayers: readonly ConvLayerSpec[],
     readonly opts: SpanMaskerOptions,
@@ -44,8 +44,7 @@ export class SpanMasker implements MaskingStrategy {
     return { length, valid };
   }
 
-  mask(batch: Batch, rng: Rng): MaskResult {
-    const b = batch as SpeechBatch;
+  mask(b: SpeechBatch, rng: Rng): MaskResult<SpeechBatch> {
     const { length, valid } = this.frames(b);
     const f = this.opts.exactFraction;
     let exactCount: number | undefined;

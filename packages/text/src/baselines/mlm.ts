@@ -19,18 +19,17 @@ import {
   type TrainTask,
   type LossResult,
   type ParamInfo,
-  type ResolvedConfig,
   type Modality,
   type DataSource,
   type MaskingStrategy,
   type MaskResult,
   type Transformer,
-  type ReplicaContext,
   type TaskFactory,
 } from '@d2v/core';
 import type { TokenEncoder } from '../encoder.js';
 import { modality as text } from '../modality.js';
 import type { TextBatch } from '../batch.js';
+import type { TextConfig, schema } from '../schema.js';
 import { crossEntropy } from '../classifier.js';
 
 /** RoBERTa's LM head: dense, GELU, layer norm, then the tied token embeddings plus a bias. */
@@ -52,7 +51,7 @@ class TiedLmHead extends Module {
 
 interface Prepared {
   batch: TextBatch;
-  mask: MaskResult;
+  mask: MaskResult<TextBatch>;
   lossIndices: tf.Tensor1D;
   /** Original token ids at the loss positions, [M]. */
   labels: tf.Tensor1D;
@@ -65,13 +64,13 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
   private readonly student: ModuleGroup;
 
   constructor(
-    readonly modality: Modality,
-    readonly config: ResolvedConfig,
-    readonly data: DataSource,
-    readonly masker: MaskingStrategy,
+    readonly modality: Modality<TextBatch, typeof schema, TokenEncoder>,
+    readonly config: TextConfig,
+    readonly data: DataSource<TextBatch>,
+    readonly masker: MaskingStrategy<TextBatch>,
   ) {
     const parts = buildStudent(modality, config);
-    this.encoder = parts.encoder as TokenEncoder;
+    this.encoder = parts.encoder;
     this.transformer = parts.transformer;
     this.head = new TiedLmHead(config.model.dim, this.encoder.cfg.vocabSize, new Rng(config.seed + 1).seed());
     // Same checkpoint layout as data2vec (student.encoder.*, student.transformer.*): finetune.init loads either.
@@ -91,7 +90,7 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
 
   /** Same rng forks as Data2VecPretrainTask.prepare: the same batches and masks as a data2vec run. */
   prepare(index: number, rng: Rng): Prepared {
-    const batch = this.data.batch(index, this.config.train.batchSize, rng.fork()) as TextBatch;
+    const batch = this.data.batch(index, this.config.train.batchSize, rng.fork());
     const mask = this.masker.mask(batch, rng.fork());
     const labels = tf.tensor1d(Int32Array.from(mask.lossIndices, (i) => batch.ids[i]!), 'int32');
     return { batch, mask, lossIndices: tf.tensor1d(mask.lossIndices, 'int32'), labels };
@@ -125,7 +124,8 @@ export class MlmPretrainTask implements TrainTask<Prepared> {
 }
 
 /** The MLM task of a text config, on the data and masks a data2vec run of that config would use. */
-export async function createMlmTask(ctx: Pick<ReplicaContext, 'config'>): Promise<MlmPretrainTask> {
+export async function createMlmTask(ctx: { config: TextConfig }): Promise<MlmPretrainTask> {
+  // A worker passes its ReplicaContext: the resolved config of this text run.
   return new MlmPretrainTask(text, ctx.config, await text.createData(ctx.config, 'train'), text.createMasker(ctx.config));
 }
 

@@ -29,11 +29,11 @@ export function validateInverseBlockMask(o: InverseBlockMaskOptions): void {
     if (!(Number.isInteger(o[k]) && o[k] > 0)) throw new ConfigError(`${k} (vision.imageSize / vision.patchSize) must be a positive integer, got ${o[k]}`, 'vision.imageSize');
   }
   if (o.gridH * o.gridW < 2) throw new ConfigError('inverse block masking needs at least 2 patches (one visible, one masked)', 'vision.imageSize');
-  if (!(o.maskRatio > 0 && o.maskRatio < 1)) throw new ConfigError(`vision.maskRatio must lie in (0, 1) for inverse block masking, got ${o.maskRatio}`, 'vision.maskRatio');
+  if (!(o.maskRatio > 0 && o.maskRatio < 1)) throw new ConfigError(`masking.ratio must lie in (0, 1) for inverse block masking, got ${o.maskRatio}`, 'masking.ratio');
   const b = o.blockSize ?? 3;
-  if (!(Number.isInteger(b) && b >= 1)) throw new ConfigError(`vision.inverseBlockSize must be an integer >= 1, got ${b}`, 'vision.inverseBlockSize');
+  if (!(Number.isInteger(b) && b >= 1)) throw new ConfigError(`masking.inverseBlockSize must be an integer >= 1, got ${b}`, 'masking.inverseBlockSize');
   const a = o.adjust ?? 0.07;
-  if (!(Number.isFinite(a) && a >= 0)) throw new ConfigError(`vision.maskAdjust must be >= 0, got ${a}`, 'vision.maskAdjust');
+  if (!(Number.isFinite(a) && a >= 0)) throw new ConfigError(`masking.inverseBlockAdjust must be >= 0, got ${a}`, 'masking.inverseBlockAdjust');
 }
 
 /** Visible patches per image: floor(L * (1 - maskRatio)), kept in [1, L - 1] so both sets are non-empty. */
