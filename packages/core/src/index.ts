@@ -1,12 +1,24 @@
-// Public API of @d2v/core.
+// Public API of @d2v/core: what a modality package, a plugin or an application uses (the building
+// blocks, the objective, the run functions, config, registries, inference, reporting). Run-folder,
+// CLI-parsing and output-format internals are not exported; benchmark helpers live in
+// `@d2v/core/bench`, test helpers in `@d2v/core/testing`.
 export * from './errors.js';
 export * from './backend/index.js';
-export { Rng } from './train/rng.js';
-export type { RngState } from './train/rng.js';
+export { Rng } from './util/rng.js';
+export type { RngState } from './util/rng.js';
 export { stepRng } from './train/stepRng.js';
 
 // Tensors and layers
-export { linear, layerNorm, gelu, dropout, gatherRows, maskedMeanOverTime, applyMaskEmbedding, stopGradient } from './ops/basic.js';
+export {
+  linear,
+  layerNorm,
+  gelu,
+  dropout,
+  gatherRows,
+  maskedMeanOverTime,
+  applyMaskEmbedding,
+  stopGradient,
+} from './ops/basic.js';
 export { Module, ModuleGroup, weightsUnder } from './nn/module.js';
 export type { ParamInfo, ParamOptions } from './nn/module.js';
 export { Linear, LayerNorm } from './nn/layers.js';
@@ -41,22 +53,37 @@ export type { AdamWConfig } from './optim/adamw.js';
 export { learningRate } from './optim/schedule.js';
 export type { ScheduleConfig, ScheduleName } from './optim/schedule.js';
 export { Trainer } from './train/trainer.js';
-export { planRun, startRun, isRunFile, RESUME_IGNORED_KEYS, RESUME_CHANGEABLE_KEYS } from './train/runFolder.js';
-export type { RunPlan } from './train/runFolder.js';
-export { applyGuardedUpdate, firstNonFinite } from './train/update.js';
-export type { UpdateOutcome } from './train/update.js';
 export type { TrainerOptions, TrainResult, StepRecord } from './train/trainer.js';
 export type { TrainTask, LossResult } from './train/task.js';
 
 // Config, registry, CLI
-export { opt, int, describeRange, flattenSchema, mergeSchemas, defaultsOf, applyOverrides, flattenTree, getPath, suggestKey } from './config/schema.js';
-export type { OptionSpec, OptionType, OptionValue, Range, Schema, ConfigTree, ConfigOf, DeepPartial } from './config/schema.js';
+export { opt, int, describeRange, suggestKey } from './config/schema.js';
+export type {
+  OptionSpec,
+  OptionType,
+  OptionValue,
+  Range,
+  Schema,
+  ConfigTree,
+  ConfigOf,
+  DeepPartial,
+} from './config/schema.js';
 export { CORE_SCHEMA } from './config/coreSchema.js';
-export { resolveConfig, resolveStoredConfig, fullSchema, readConfigFile } from './config/resolve.js';
+export { resolveConfig, resolveStoredConfig } from './config/resolve.js';
 export { quickPreset } from './config/quickPreset.js';
 export { maskRatio, spanMasking } from './config/masking.js';
 export { RENAMED_KEYS } from './config/renamed.js';
-export type { ResolvedConfig, ResolvedConfigOf, PresetOf, PresetsOf, ObjectiveConfig, DecoderConfig, OptimConfig, TrainConfig, ResolveOptions } from './config/resolve.js';
+export type {
+  ResolvedConfig,
+  ResolvedConfigOf,
+  PresetOf,
+  PresetsOf,
+  ObjectiveConfig,
+  DecoderConfig,
+  OptimConfig,
+  TrainConfig,
+  ResolveOptions,
+} from './config/resolve.js';
 export { registerModality, getModality, loadModality, registeredModalities, discoverModalities } from './registry/registry.js';
 export type { RegisterOptions } from './registry/registrations.js';
 export type {
@@ -79,35 +106,40 @@ export type {
   Predictor,
   PredictionHead,
 } from './registry/modality.js';
-export { pretrain, finetune, evaluate, info, prepareRun, resolveCheckpointDir, loadStudentWeights, finetuneConfig } from './run/commands.js';
+export {
+  pretrain,
+  finetune,
+  evaluate,
+  info,
+  prepareRun,
+  resolveCheckpointDir,
+  loadStudentWeights,
+  finetuneConfig,
+} from './run/commands.js';
 export type { RunOptions, PretrainOutcome, FinetuneOutcome } from './run/commands.js';
-export { loadInit } from './run/commands.js';
 export { trainTask } from './run/trainTask.js';
 export type { TrainTaskOptions } from './run/trainTask.js';
 export type { TaskFactory, ReplicaContext, Json } from './train/parallel.js';
 export { exportCheckpoint, openCheckpoint, EXPORT_FORMATS } from './cli/export.js';
 export type { ExportOptions, ExportResult, OpenedCheckpoint } from './cli/export.js';
-export { resolveWithHfInit, loadHfWeights, hfMappingOf, modalityForHfModelType } from './run/hfInit.js';
-export { parseArgs } from './cli/args.js';
-export { inferenceMain, parseInferenceArgs, inferenceHelp, INFERENCE_COMMANDS } from './cli/inference.js';
-export type { InferenceCommand } from './cli/inference.js';
+export { resolveWithHfInit, hfMappingOf } from './run/hfInit.js';
 
 // Inference with trained runs: loadModel, embed, predict
 export { loadModel, D2vModel, EMBED_POOLS, EMBED_LAYERS, DEFAULT_INFERENCE_BATCH } from './inference/model.js';
-export type { LoadModelOptions, InferenceOptions, EmbedOptions, Embeddings, Predictions, ModelInput, EmbedPool, EmbedLayers } from './inference/model.js';
-export {
-  writePredictions,
-  predictionsToJsonl,
-  predictionsToCsv,
-  predictionFormat,
-  writeEmbeddings,
-  embeddingsToSafetensors,
-  embeddingsLayout,
-  checkEmbeddingsFile,
-} from './inference/outputs.js';
+export type {
+  LoadModelOptions,
+  InferenceOptions,
+  EmbedOptions,
+  Embeddings,
+  Predictions,
+  ModelInput,
+  EmbedPool,
+  EmbedLayers,
+} from './inference/model.js';
+export { writePredictions, predictionsToJsonl, predictionsToCsv, writeEmbeddings, embeddingsToSafetensors } from './inference/outputs.js';
+// The d2v command in-process: cliMain returns its exit code and throws what fails; runCli prints the one-line error and sets process.exitCode.
 export { main as cliMain, runCli, d2vVersion } from './cli/main.js';
-export { describeFailure, EXIT } from './cli/failure.js';
-export type { Failure } from './cli/failure.js';
+export { EXIT } from './cli/failure.js';
 
 // Reporting
 export * from './report/index.js';
@@ -115,7 +147,7 @@ export * from './io/index.js';
 export { trainLinearProbe, accuracyOf } from './eval/linearProbe.js';
 export type { ProbeData, ProbeOptions, ProbeResult } from './eval/linearProbe.js';
 export { crossEntropy, classificationMetrics } from './eval/classification.js';
-export { summarizePretraining, summaryProbeOf, formatSummary, SUMMARY_FILE } from './eval/summary.js';
+export { summarizePretraining, SUMMARY_FILE } from './eval/summary.js';
 export type { PretrainSummary, SummaryOptions } from './eval/summary.js';
 export type { ClassificationMetrics } from './eval/classification.js';
 export { im2col, col2im, convOutputLength, groupedConvSame, groupedConv2dSame } from './ops/conv.js';

@@ -7,7 +7,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { initBackend } from '../src/backend/index.js';
 import { CheckpointError, ConfigError } from '../src/errors.js';
-import { Rng } from '../src/train/rng.js';
+import { Rng } from '../src/util/rng.js';
 import { CheckpointManager, diffConfig, writeDirAtomic, writeFileAtomic, CHECKPOINT_FORMAT } from '../src/io/index.js';
 import type { TensorGroups } from '../src/io/index.js';
 import { tempDir } from '../src/testing.js';

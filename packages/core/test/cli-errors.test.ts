@@ -1,7 +1,8 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, runCli, registerModality, describeFailure, EXIT, BackendError, registerBackend } from '../src/index.js';
+import { initBackend, runCli, registerModality, EXIT, BackendError, registerBackend } from '../src/index.js';
+import { describeFailure } from '../src/cli/failure.js';
 import { tempDir } from '../src/testing.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 

@@ -1,7 +1,9 @@
 import { describe, it, expect, beforeAll } from 'vitest';
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { initBackend, parseArgs, resolveConfig, loadModality, getModality, registerModality, cliMain, ConfigError, PluginError } from '../src/index.js';
+import { initBackend, resolveConfig, loadModality, getModality, registerModality, ConfigError, PluginError } from '../src/index.js';
+import { main as cliMain } from '../src/cli/main.js';
+import { parseArgs } from '../src/cli/args.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 import { tempDir, captureConsole } from '../src/testing.js';
 

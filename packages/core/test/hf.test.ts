@@ -3,38 +3,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import {
-  initBackend,
-  buildStudent,
-  resolveConfig,
-  hfConfigFor,
-  d2vOptionsFromHf,
-  hfTensorsFor,
-  d2vTensorsFromHf,
-  hfLinear,
-  hfLayerNorm,
-  hfTransformerWeights,
-  HF_TRANSFORMER_KEYS,
-  writeHfCheckpoint,
-  readHfTensors,
-  readHfConfig,
-  isHfCheckpoint,
-  hiddenStates,
-  exportCheckpoint,
-  openCheckpoint,
-  resolveWithHfInit,
-  pretrain,
-  finetune,
-  evaluate,
-  tensorsToSafetensors,
-  cliMain,
-  CheckpointError,
-  ConfigError,
-  CheckpointManager,
-  type HfMapping,
-  type HfBlockNames,
-  type ResolvedConfig,
-} from '../src/index.js';
+import { initBackend, buildStudent, resolveConfig, hfConfigFor, d2vOptionsFromHf, hfTensorsFor, d2vTensorsFromHf, hfLinear, hfLayerNorm, hfTransformerWeights, HF_TRANSFORMER_KEYS, writeHfCheckpoint, readHfTensors, readHfConfig, isHfCheckpoint, hiddenStates, exportCheckpoint, openCheckpoint, resolveWithHfInit, pretrain, finetune, evaluate, tensorsToSafetensors, CheckpointError, ConfigError, CheckpointManager, type HfMapping, type HfBlockNames, type ResolvedConfig } from '../src/index.js';
+import { main as cliMain } from '../src/cli/main.js';
 import { quietRun, tensorCountIsFlat } from '../src/testing.js';
 import { modality as toy, type ToyBatch, type ToyConfig } from './fixtures/toy-modality.js';
 

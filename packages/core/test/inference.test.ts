@@ -6,24 +6,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  initBackend,
-  pretrain,
-  finetune,
-  loadModel,
-  cliMain,
-  createPretrainTask,
-  decodeSafetensors,
-  encodeNpy,
-  predictionsToCsv,
-  maskedMeanOverTime,
-  Rng,
-  CheckpointError,
-  ConfigError,
-  type D2vModel,
-  type Data2VecTaskBase,
-  type Features,
-} from '../src/index.js';
+import { initBackend, pretrain, finetune, loadModel, createPretrainTask, decodeSafetensors, encodeNpy, predictionsToCsv, maskedMeanOverTime, Rng, CheckpointError, ConfigError, type D2vModel, type Data2VecTaskBase, type Features } from '../src/index.js';
+import { main as cliMain } from '../src/cli/main.js';
 import { quietRun, tempDir, removeTempDirs, captureConsole } from '../src/testing.js';
 import { modality as toy, type ToyConfig } from './fixtures/toy-modality.js';
 

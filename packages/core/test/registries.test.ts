@@ -7,21 +7,8 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import {
-  initBackend,
-  activeBackend,
-  registerBackend,
-  registeredBackends,
-  registerModality,
-  getModality,
-  loadModality,
-  resolveConfig,
-  runCli,
-  cliMain,
-  EXIT,
-  ConfigError,
-  PluginError,
-} from '../src/index.js';
+import { initBackend, activeBackend, registerBackend, registeredBackends, registerModality, getModality, loadModality, resolveConfig, runCli, EXIT, ConfigError, PluginError } from '../src/index.js';
+import { main as cliMain } from '../src/cli/main.js';
 import { captureConsole, tempDir } from '../src/testing.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 
@@ -137,6 +124,20 @@ describe('the backend option takes its choices from the registry', () => {
     expect(err).toBeInstanceOf(ConfigError);
     expect(err!.key).toBe('backend');
     expect(err!.message).toMatch(/option backend must be one of auto, tensorflow-gpu, tensorflow, wasm, cpu\b.*; got 'wsam' \(did you mean 'wasm'\?\)/);
+  });
+
+  it('D2V_BACKEND sets a run\'s backend unless --backend does; a wrong value names the variable', () => {
+    const resolveDefault = () => resolveConfig({ modality: 'toy', modalitySchema: toy.schema, presets: toy.presets, preset: 'tiny' });
+    expect(resolveDefault().backend).toBe('wasm');
+    process.env['D2V_BACKEND'] = 'cpu';
+    try {
+      expect(resolveDefault().backend).toBe('cpu');
+      expect(resolveWith('wasm').backend).toBe('wasm');
+      process.env['D2V_BACKEND'] = 'wsam';
+      expect(resolveDefault).toThrow(/environment variable D2V_BACKEND: option backend must be one of auto, .*; got 'wsam' \(did you mean 'wasm'\?\)/);
+    } finally {
+      delete process.env['D2V_BACKEND'];
+    }
   });
 
   it('initBackend refuses an unknown name the same way, saying when it came from D2V_BACKEND', async () => {

@@ -6,7 +6,8 @@
 import { describe, it, expect } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, RENAMED_KEYS, int, opt, readConfigFile, resolveConfig, resolveStoredConfig, type Schema } from '../src/index.js';
+import { ConfigError, RENAMED_KEYS, int, opt, resolveConfig, resolveStoredConfig, type Schema } from '../src/index.js';
+import { readConfigFile } from '../src/config/resolve.js';
 import { migrateRenamedKeys, renamedTo } from '../src/config/renamed.js';
 import { migrateStoredConfig, optionKeys, fullSchema } from '../src/config/resolve.js';
 import { tempDir } from '../src/testing.js';

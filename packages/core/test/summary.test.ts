@@ -4,26 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
-import {
-  initBackend,
-  pretrain,
-  cliMain,
-  buildStudent,
-  resolveConfig,
-  summarizePretraining,
-  summaryProbeOf,
-  formatSummary,
-  quickPreset,
-  trainLinearProbe,
-  Rng,
-  classificationMetrics,
-  crossEntropy,
-  confusionMatrixPng,
-  CheckpointManager,
-  PluginError,
-  ConfigError,
-  type DownstreamContext,
-} from '../src/index.js';
+import { initBackend, pretrain, buildStudent, resolveConfig, summarizePretraining, quickPreset, trainLinearProbe, Rng, classificationMetrics, crossEntropy, confusionMatrixPng, CheckpointManager, PluginError, ConfigError, type DownstreamContext } from '../src/index.js';
+import { formatSummary, summaryProbeOf } from '../src/eval/summary.js';
+import { main as cliMain } from '../src/cli/main.js';
 import { quietRun } from '../src/testing.js';
 import { modality as toy } from './fixtures/toy-modality.js';
 

@@ -88,6 +88,9 @@ export function resolveConfig<S extends Schema>(o: ResolveOptions<S>): ResolvedC
   }
   let cfg = defaultsOf(schema);
   cfg = applyOverrides(cfg, schema, flattenTree(preset), `preset '${o.preset}' of ${o.modality}`);
+  // D2V_BACKEND picks the backend of every run unless a config file or --backend does.
+  const envBackend = process.env['D2V_BACKEND']?.trim();
+  if (envBackend) cfg = applyOverrides(cfg, schema, new Map([['backend', envBackend]]), 'environment variable D2V_BACKEND');
   if (o.file) cfg = applyOverrides(cfg, schema, readConfigFile(o.file, optionKeys(schema)), `config file ${o.file}`);
   if (o.overrides) cfg = applyOverrides(cfg, schema, o.overrides, 'command line');
   // The one place the config gets its type: every key and value was just checked against the schema.

@@ -4,7 +4,7 @@
  * Shared by every modality's `eval --task probe`.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../util/rng.js';
 
 export interface ProbeData {
   features: Float32Array;

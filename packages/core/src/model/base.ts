@@ -11,7 +11,7 @@ import { Transformer, disposeOutput } from '../nn/transformer.js';
 import { EmaTeacher, emaDecay } from '../objective/ema.js';
 import { buildTargets } from '../objective/targets.js';
 import { checkCollapse } from '../objective/collapse.js';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../util/rng.js';
 import type { TrainTask, LossResult } from '../train/task.js';
 import type { ObjectiveConfig, ResolvedConfig } from '../config/resolve.js';
 import type { DataSource, FeatureEncoder, Features, MaskingStrategy, AnyModality, Modality } from '../registry/modality.js';

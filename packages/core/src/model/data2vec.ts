@@ -9,7 +9,7 @@ import { channelStd } from '../objective/collapse.js';
 import { gatherRows, stopGradient } from '../ops/basic.js';
 import { RegressionHead } from './regressionHead.js';
 import { Data2VecTaskBase } from './base.js';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../util/rng.js';
 import type { LossResult } from '../train/task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { DataSource, Features, MaskResult, MaskingStrategy, AnyModality, Batch } from '../registry/modality.js';

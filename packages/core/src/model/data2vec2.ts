@@ -16,7 +16,7 @@ import { gatherRows, stopGradient } from '../ops/basic.js';
 import { ConvDecoder } from './decoder.js';
 import { Data2VecTaskBase } from './base.js';
 import { ConfigError, ShapeError } from '../errors.js';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../util/rng.js';
 import type { LossResult } from '../train/task.js';
 import type { ResolvedConfig } from '../config/resolve.js';
 import type { Batch, DataSource, MaskingStrategy, AnyModality } from '../registry/modality.js';

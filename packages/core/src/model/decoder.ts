@@ -11,7 +11,7 @@ import { fanInUniform } from '../nn/init.js';
 import { dropout, gelu, layerNorm } from '../ops/basic.js';
 import { groupedConvSame, groupedConv2dSame } from '../ops/conv.js';
 import { RegressionHead } from './regressionHead.js';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../util/rng.js';
 import { ConfigError, ShapeError } from '../errors.js';
 import type { DecoderConfig } from '../config/resolve.js';
 

@@ -8,7 +8,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { ModuleGroup, weightsUnder, type Module, type ParamInfo } from '../nn/module.js';
 import type { ResolvedConfig } from '../config/resolve.js';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../util/rng.js';
 import type { SkippedFile } from '../report/skipped.js';
 import type { Batch, DataSource, DownstreamContext, DownstreamTask, FeatureEncoder } from '../registry/modality.js';
 

@@ -3,7 +3,7 @@ import type * as tf from '@tensorflow/tfjs-core';
 import { Module } from '../nn/module.js';
 import { Linear } from '../nn/layers.js';
 import { gelu } from '../ops/basic.js';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../util/rng.js';
 
 export class RegressionHead extends Module {
   private readonly layers: Linear[] = [];

@@ -11,7 +11,7 @@ import { Module } from './module.js';
 import { Linear, LayerNorm } from './layers.js';
 import { dropout, gelu } from '../ops/basic.js';
 import { ConfigError, ShapeError } from '../errors.js';
-import { Rng } from '../train/rng.js';
+import { Rng } from '../util/rng.js';
 
 export interface TransformerConfig {
   dim: number;

@@ -13,7 +13,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import type { Module } from '../nn/module.js';
 import type { Schema } from '../config/schema.js';
-import type { Rng } from '../train/rng.js';
+import type { Rng } from '../util/rng.js';
 import type { PresetsOf, ResolvedConfig, ResolvedConfigOf } from '../config/resolve.js';
 import type { Transformer } from '../nn/transformer.js';
 import type { TrainTask } from '../train/task.js';

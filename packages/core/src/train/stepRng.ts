@@ -1,4 +1,4 @@
-import { Rng } from './rng.js';
+import { Rng } from '../util/rng.js';
 
 /**
  * Counter-based randomness: micro-batch `index` of a run with `seed` always

@@ -5,7 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs-core';
 import type { ParamInfo } from '../nn/module.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../util/rng.js';
 import type { SkippedFile } from '../report/skipped.js';
 
 export interface LossResult {
