@@ -137,6 +137,9 @@ export type {
   EmbedLayers,
 } from './inference/model.js';
 export { writePredictions, predictionsToJsonl, predictionsToCsv, writeEmbeddings, embeddingsToSafetensors } from './inference/outputs.js';
+// d2v's flag parser (--key value -> config overrides), for scripts that take the same options as `d2v pretrain`.
+export { parseArgs } from './cli/args.js';
+export type { ParsedArgs } from './cli/args.js';
 // The d2v command in-process: cliMain returns its exit code and throws what fails; runCli prints the one-line error and sets process.exitCode.
 export { main as cliMain, runCli, d2vVersion } from './cli/main.js';
 export { EXIT } from './cli/failure.js';
