@@ -13,29 +13,18 @@
  *     [--set key=value ...] [--tag NAME] [--backend wasm]
  * --corpus bundled uses data/espeak-voices (8 voices, 48 + 32 utterances: seconds, for a smoke run).
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { initBackend, finetune, evaluate, barChartPng, lineChartPng, readMetrics, activeBackend, resolveCheckpointDir, resolveStoredConfig, ConfigError } from '@d2v/core';
 import { scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, bundledVoicesDir } from '../src/index.js';
+import { finetunesInParallel, serveFinetuneChild } from './parallelFinetunes.js';
 
 const log = (m: string) => console.error(m);
-const silent = { write: () => true, isTTY: false } as never;
 
-type Job = { preset: string; configFile: string; overrides: Record<string, unknown>; result: string };
-type ChildResult = { metrics: Record<string, number>; losses: number[]; secondsPerStep: number; steps: number };
-
-// Child mode: one fine-tuning run (the parent starts two at once, one per core).
-if (process.argv[2] === '--child') {
-  const job = JSON.parse(readFileSync(process.argv[3]!, 'utf8')) as Job;
-  await initBackend(String(job.overrides['backend'] ?? 'wasm'));
-  const r = await finetune({ modality, preset: job.preset, configFile: job.configFile, overrides: job.overrides, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent });
-  writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step }) + '\n');
-  process.exit(0);
-}
+// Child mode: one fine-tuning run (finetunesInParallel starts both at once, one per core).
+await serveFinetuneChild();
 
 const args = scriptArgs({
   usage: 'npx tsx packages/speech/bench/classify-evidence.ts: voice ID from a pretraining run (--init) vs from scratch, fine-tuned and probed (the comment at the top of the file explains every option)',
@@ -102,21 +91,12 @@ const runs: Record<'pretrained' | 'scratch', Record<string, unknown>> = {
   pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': init },
   scratch: { ...ft, out: join(out, `finetune-scratch${tag}`), 'finetune.init': '' },
 };
-const script = fileURLToPath(import.meta.url);
 const t1 = performance.now();
-const results = await Promise.all(
-  Object.entries(runs).map(([name, overrides]) => {
-    const job = join(out, `job-${name}${tag}.json`);
-    const result = join(out, `result-${name}${tag}.json`);
-    writeFileSync(job, JSON.stringify({ preset: pre.preset, configFile: initConfig, overrides, result } satisfies Job));
-    return new Promise<[string, ChildResult]>((ok, fail) => {
-      const p = spawn(process.execPath, [...process.execArgv, script, '--child', job], { stdio: ['ignore', 'inherit', 'inherit'] });
-      p.on('exit', (code) => (code === 0 ? ok([name, JSON.parse(readFileSync(result, 'utf8')) as ChildResult]) : fail(new Error(`fine-tuning ${name} exited with ${code}`))));
-    });
-  }),
-);
+const fr = await finetunesInParallel(import.meta.url, out, tag, {
+  pretrained: { preset: pre.preset, configFile: initConfig, overrides: runs.pretrained },
+  scratch: { preset: pre.preset, configFile: initConfig, overrides: runs.scratch },
+});
 const ftMinutes = (performance.now() - t1) / 60000;
-const fr = Object.fromEntries(results) as Record<'pretrained' | 'scratch', ChildResult>;
 
 // 3. Linear probe on frozen features, pretrained vs random init (the same probe `d2v pretrain` ends with).
 const probe = async (name: string, from: string) =>

@@ -22,11 +22,9 @@
  *     [--no-scratch] (skip the from-scratch fine-tuning, e.g. for a second preset in the same sitting)
  *     [--no-finetune] (pretraining and probes only)
  */
-import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import {
   initBackend,
   pretrain,
@@ -40,22 +38,16 @@ import {
   resolveConfig,
   CollapseError,
   ConfigError,
-  type FinetuneOutcome,
 } from '@d2v/core';
 import { calibrateUpdateSeconds, scriptArgs } from '@d2v/core/bench';
 import { modality, buildCorpus, framesForSamples, convLayersOf, loadSpeechSplit, SpeechDataSource } from '../src/index.js';
+import { finetunesInParallel, serveFinetuneChild, type FinetuneChildResult } from './parallelFinetunes.js';
 
 const log = (m: string) => console.error(m);
 const silent = { log: () => {}, plots: false, progressStream: { write: () => true, isTTY: false } as never };
 
-// Child mode: one fine-tuning run (the parent starts two at once, one per core).
-if (process.argv[2] === '--child') {
-  const job = JSON.parse(readFileSync(process.argv[3]!, 'utf8')) as { preset: string; overrides: Record<string, unknown>; result: string };
-  await initBackend('wasm');
-  const r = await finetune({ modality, preset: job.preset, log: (m) => console.error(`[${job.overrides['out']}] ${m}`), progressStream: silent.progressStream, overrides: job.overrides });
-  writeFileSync(job.result, JSON.stringify({ metrics: r.metrics, losses: r.losses, secondsPerStep: r.secondsPerStep, steps: r.step, lr: r.config.optim.lr }) + '\n');
-  process.exit(0);
-}
+// Child mode: one fine-tuning run (finetunesInParallel starts them at once, one per core).
+await serveFinetuneChild();
 
 const args = scriptArgs({
   usage: 'npx tsx packages/speech/bench/evidence.ts: pretrain a preset for a time budget, then CTC fine-tune it against scratch (the comment at the top of the file explains every option)',
@@ -220,22 +212,14 @@ const runs: Record<string, Record<string, unknown>> = args.switches['no-finetune
       pretrained: { ...ft, out: join(out, `finetune-pretrained${tag}`), 'finetune.init': pre },
       ...(args.switches['no-scratch'] ? {} : { scratch: { ...ft, out: join(out, `finetune-scratch${tag}`) } }),
     };
-type ChildResult = { metrics: FinetuneOutcome['metrics']; losses: number[]; secondsPerStep: number; steps: number; lr: number };
-const script = fileURLToPath(import.meta.url);
 const t1 = performance.now();
-const results = await Promise.all(
-  Object.entries(runs).map(([name, overrides]) => {
-    const job = join(out, `job-${name}${tag}.json`);
-    const result = join(out, `result-${name}${tag}.json`);
-    writeFileSync(job, JSON.stringify({ preset, overrides, result }));
-    return new Promise<[string, ChildResult]>((ok, fail) => {
-      const p = spawn(process.execPath, [...process.execArgv, script, '--child', job], { stdio: ['ignore', 'inherit', 'inherit'] });
-      p.on('exit', (code) => (code === 0 ? ok([name, JSON.parse(readFileSync(result, 'utf8')) as ChildResult]) : fail(new Error(`fine-tuning ${name} exited with ${code}`))));
-    });
-  }),
+const fr: Partial<Record<'pretrained' | 'scratch', FinetuneChildResult>> = await finetunesInParallel(
+  import.meta.url,
+  out,
+  tag,
+  Object.fromEntries(Object.entries(runs).map(([name, overrides]) => [name, { preset, overrides }])),
 );
 const ftSec = (performance.now() - t1) / 1000;
-const fr = Object.fromEntries(results) as Partial<Record<'pretrained' | 'scratch', ChildResult>>;
 
 // 4. Results and plots.
 const summary = {
