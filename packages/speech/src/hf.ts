@@ -3,7 +3,7 @@
  * Data2VecAudioModel: which config keys and weights correspond, and how each weight is laid out.
  * The mechanics are core's (`HfMapping`); this is the table.
  */
-import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfLinear, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
+import { HF_POST_LN_KEYS, HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfLinear, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
 import type { SpeechBatch } from './data/source.js';
 import type { SpeechConfig } from './schema.js';
 import { collateAudio } from './data/batching.js';
@@ -29,9 +29,7 @@ export const speechHf: HfMapping<SpeechConfig, SpeechBatch> = {
   inputName: 'input_values',
   config: [
     ...HF_TRANSFORMER_KEYS,
-    { d2v: 'model.norm', value: 'post', why: 'its encoder layers normalise after each residual add (post-LN)' },
-    { d2v: 'model.finalNorm', value: false, why: 'it has no LayerNorm after the last layer' },
-    { d2v: 'model.layerScale', value: 0, why: 'it has no layer scale' },
+    ...HF_POST_LN_KEYS,
     { hf: 'conv_dim', d2v: 'speech.convChannels' },
     { hf: 'conv_kernel', d2v: 'speech.convKernels' },
     { hf: 'conv_stride', d2v: 'speech.convStrides' },

@@ -4,7 +4,7 @@
  * The mechanics are core's (`HfMapping`); this is the table.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
+import { HF_POST_LN_KEYS, HF_TRANSFORMER_KEYS, ShapeError, hfLayerNorm, hfTransformerWeights, type HfBlockNames, type HfMapping } from '@d2v/core';
 import { BOS_ID, EOS_ID, PAD_ID } from './tokenizer/sentencepiece.js';
 import { tokenizerFile, tokenizerVocabSize } from './resources.js';
 import { paddingMaskFromLengths } from './data/batching.js';
@@ -34,9 +34,7 @@ export const textHf: HfMapping<TextConfig, TextBatch> = {
   inputName: 'input_ids',
   config: [
     ...HF_TRANSFORMER_KEYS,
-    { d2v: 'model.norm', value: 'post', why: 'its layers normalise after each residual add (post-LN)' },
-    { d2v: 'model.finalNorm', value: false, why: 'it has no LayerNorm after the last layer' },
-    { d2v: 'model.layerScale', value: 0, why: 'it has no layer scale' },
+    ...HF_POST_LN_KEYS,
     { hf: 'vocab_size', d2v: 'tokenizer.model', derive: (c) => tokenizerVocabSize(tokenizerFile(c)), why: 'pass the tokenizer the checkpoint was trained with, --tokenizer.model FILE' },
     { hf: 'max_position_embeddings', d2v: 'text.maxPositions', offset: POSITION_OFFSET },
     { hf: 'pad_token_id', value: PAD_ID, why: "RoBERTa's positions start after the padding id, d2v's at 0" },

@@ -138,6 +138,13 @@ export const HF_TRANSFORMER_KEYS: HfConfigKey[] = [
   { hf: 'layer_norm_eps', value: 1e-5, lenient: true, why: "d2v's LayerNorms use eps 1e-5" },
 ];
 
+/** The block layout of HF's post-LN data2vec classes (audio, text): BERT-style layers, no final norm, no layer scale. */
+export const HF_POST_LN_KEYS: HfConfigKey[] = [
+  { d2v: 'model.norm', value: 'post', why: 'its layers normalise after each residual add (post-LN)' },
+  { d2v: 'model.finalNorm', value: false, why: 'it has no LayerNorm after the last layer' },
+  { d2v: 'model.layerScale', value: 0, why: 'it has no layer scale' },
+];
+
 /** The weight and bias of a d2v Linear as an HF nn.Linear. */
 export function hfLinear(d2v: string, hf: string): HfWeight[] {
   return [

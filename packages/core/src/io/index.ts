@@ -7,6 +7,7 @@ export type { CheckpointPayload, LoadedCheckpoint, LoadOptions, TensorGroups } f
 export { diffConfig } from './configDiff.js';
 export {
   HF_TRANSFORMER_KEYS,
+  HF_POST_LN_KEYS,
   HF_CONFIG_FILE,
   HF_WEIGHTS_FILE,
   hfLinear,
